@@ -1,0 +1,1 @@
+"""LocalStack plugins of the lsk kit (process runtime executor, loopback-only gateway server)."""

@@ -1,0 +1,341 @@
+"""The `process` Lambda runtime executor: one `lsk-init` host process per execution environment.
+
+Selected with LAMBDA_RUNTIME_EXECUTOR=process. LocalStack keeps doing everything else (versions,
+scaling, keep-alive, event source mappings, function URLs, logs); this replaces only the part
+that would start a Docker container, and talks to `lsk-init` over the same protocol as the
+Go init does (see DESIGN.md, "The init protocol").
+"""
+
+from __future__ import annotations
+
+import atexit
+import http.client
+import json
+import logging
+import os
+import select
+import signal
+import socket
+import stat
+import subprocess
+import threading
+import time
+import weakref
+from pathlib import Path
+
+from localstack import config
+from localstack.services.lambda_.invocation.executor_endpoint import (
+    ExecutorEndpoint,
+    InvokeSendError,
+)
+from localstack.services.lambda_.invocation.lambda_models import FunctionVersion, InvocationResult
+from localstack.services.lambda_.invocation.plugins import RuntimeExecutorPlugin
+from localstack.services.lambda_.invocation.runtime_executor import (
+    LambdaRuntimeException,
+    RuntimeExecutor,
+)
+
+LOG = logging.getLogger(__name__)
+
+SUPPORTED_RUNTIMES = ("provided.al2023", "provided.al2")
+LISTENING_PREFIX = "LSK_INIT_LISTENING "
+# How long an init may take to bind its port (it does so before starting the bootstrap).
+INIT_LISTEN_TIMEOUT_S = 10.0
+STOP_GRACE_S = 2.0
+# LocalStack itself waits at most the maximum Lambda timeout plus a buffer for a result.
+INVOKE_RESULT_TIMEOUT_S = 900 + 5
+
+# Every init this LocalStack started, so none outlives it (atexit here; the stdin lifeline
+# inside lsk-init covers SIGKILL of LocalStack).
+_LIVE_INITS: "weakref.WeakSet[ProcessRuntimeExecutor]" = weakref.WeakSet()
+
+
+def unsupported_runtime_message(runtime: str | None) -> str:
+    return (
+        f"The process runtime executor runs only custom runtimes ({', '.join(SUPPORTED_RUNTIMES)}) "
+        f"with a native `bootstrap` executable; runtime {runtime or '(container image)'} is not "
+        "supported. Use provided.al2023 with a Rust bootstrap, or run LocalStack with the docker "
+        "backend (lsk --backend docker) for other runtimes."
+    )
+
+
+def init_binary() -> str:
+    path = os.environ.get("LSK_INIT_BIN", "")
+    if not path:
+        raise LambdaRuntimeException(
+            "LSK_INIT_BIN is not set: the process executor needs the path of the lsk-init binary "
+            "(lsk sets it; build it with `cargo build --release -p lsk-init`)."
+        )
+    if not os.access(path, os.X_OK):
+        raise LambdaRuntimeException(
+            f"LSK_INIT_BIN={path} is not an executable file; build it with "
+            "`cargo build --release -p lsk-init`."
+        )
+    return path
+
+
+class InitConnection:
+    """A keep-alive HTTP/1.1 connection to one init, with TCP_NODELAY.
+
+    The stock endpoint opens a new `requests` connection per invoke; this is the hot path of
+    every invocation, so keep the socket and avoid Nagle/delayed-ACK stalls."""
+
+    def __init__(self, host: str, port: int):
+        self.host = host
+        self.port = port
+        self._conn: http.client.HTTPConnection | None = None
+
+    def _connect(self) -> http.client.HTTPConnection:
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        conn.connect()
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return conn
+
+    def post_json(self, path: str, payload: dict) -> int:
+        body = json.dumps(payload).encode()
+        headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
+        for attempt in range(2):
+            fresh = self._conn is None
+            try:
+                if self._conn is None:
+                    self._conn = self._connect()
+                self._conn.request("POST", path, body=body, headers=headers)
+                resp = self._conn.getresponse()
+                resp.read()
+                return resp.status
+            except (ConnectionError, http.client.HTTPException, OSError):
+                self.close()
+                # A kept-alive socket may have gone stale; a fresh connection that fails is real.
+                if fresh or attempt == 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
+
+
+class ProcessExecutorEndpoint(ExecutorEndpoint):
+    """LocalStack's callback endpoint, with invokes sent over a kept-alive connection."""
+
+    def __init__(self, executor_id: str):
+        super().__init__(executor_id, container_address=None, container_port=None)
+        self._lock = threading.Lock()
+        self._init_conn: InitConnection | None = None
+
+    def connect_to(self, host: str, port: int) -> None:
+        self.container_address = host
+        self.container_port = port
+        self._init_conn = InitConnection(host, port)
+
+    def invoke(self, payload: dict[str, str]) -> InvocationResult:
+        from concurrent.futures import Future
+
+        if self._init_conn is None:
+            raise ValueError("init address not set, but got an invoke")
+        with self._lock:
+            self.invocation_future = Future()
+            self.logs = None
+            try:
+                status = self._init_conn.post_json("/invoke", payload)
+            except OSError as e:
+                raise InvokeSendError(
+                    f"could not send the invocation to lsk-init at "
+                    f"{self.container_address}:{self.container_port}: {e}"
+                ) from e
+            if status >= 300:
+                raise InvokeSendError(
+                    f"lsk-init at {self.container_address}:{self.container_port} refused the "
+                    f"invocation with HTTP {status}"
+                )
+            future = self.invocation_future
+        return future.result(timeout=INVOKE_RESULT_TIMEOUT_S)
+
+    def shutdown(self) -> None:
+        if self._init_conn is not None:
+            self._init_conn.close()
+        super().shutdown()
+
+
+class ProcessRuntimeExecutor(RuntimeExecutor):
+    def __init__(self, id: str, function_version: FunctionVersion) -> None:
+        super().__init__(id=id, function_version=function_version)
+        self.executor_endpoint = ProcessExecutorEndpoint(self.id)
+        self.process: subprocess.Popen | None = None
+        self.log_path = Path(config.dirs.tmp) / "lsk-init" / f"{self.id}.log"
+        self._stopped = False
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def start(self, env_vars: dict[str, str]) -> None:
+        runtime = self.function_version.config.runtime
+        if runtime not in SUPPORTED_RUNTIMES:
+            raise LambdaRuntimeException(unsupported_runtime_message(runtime))
+        code = self.function_version.config.code
+        if code is None:
+            raise LambdaRuntimeException(unsupported_runtime_message(None))
+        task_root = Path(code.get_unzipped_code_location())
+
+        # Built from scratch: only what LocalStack gives the function, plus PATH. The host's own
+        # environment (and its AWS credentials) never reaches lsk-init or the function.
+        env = {k: str(v) for k, v in env_vars.items() if v is not None}
+        env["PATH"] = os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
+        env["LAMBDA_TASK_ROOT"] = str(task_root)
+        if "LSK_INIT_LOG" in os.environ:
+            env["LSK_INIT_LOG"] = os.environ["LSK_INIT_LOG"]
+
+        self.executor_endpoint.start()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [init_binary(), "--listen", "127.0.0.1:0"],
+                env=env,
+                cwd=str(task_root),
+                stdin=subprocess.PIPE,  # the lifeline: EOF means LocalStack is gone
+                stdout=subprocess.PIPE,
+                stderr=log,
+                close_fds=True,
+            )
+        _LIVE_INITS.add(self)
+        port = self._read_listening_port()
+        self.executor_endpoint.connect_to("127.0.0.1", port)
+        LOG.debug("lsk-init %s (pid %s) for %s on port %s", self.id, self.process.pid,
+                  self.function_version.qualified_arn, port)
+        self.executor_endpoint.wait_for_startup()
+
+    def _read_listening_port(self) -> int:
+        proc = self.process
+        deadline = time.monotonic() + INIT_LISTEN_TIMEOUT_S
+        line = b""
+        while not line.endswith(b"\n"):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._kill()
+                raise LambdaRuntimeException(
+                    f"lsk-init did not report its port within {INIT_LISTEN_TIMEOUT_S:.0f} s; "
+                    f"its log ({self.log_path}):\n{self.get_logs()}"
+                )
+            ready, _, _ = select.select([proc.stdout], [], [], remaining)
+            if not ready:
+                continue
+            chunk = os.read(proc.stdout.fileno(), 256)
+            if not chunk:
+                code = proc.wait(timeout=5)
+                raise LambdaRuntimeException(
+                    f"lsk-init exited with status {code} before listening; its log "
+                    f"({self.log_path}):\n{self.get_logs()}"
+                )
+            line += chunk
+        text = line.decode(errors="replace").strip()
+        if not text.startswith(LISTENING_PREFIX):
+            self._kill()
+            raise LambdaRuntimeException(f"unexpected first line from lsk-init: {text!r}")
+        return int(text[len(LISTENING_PREFIX):].rsplit(":", 1)[1])
+
+    def stop(self) -> None:
+        self._stopped = True
+        proc = self.process
+        if proc is not None and proc.poll() is None:
+            try:
+                proc.stdin.close()
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                self._kill()
+            except OSError:
+                pass
+        if proc is not None and proc.stdout is not None:
+            proc.stdout.close()
+        _LIVE_INITS.discard(self)
+        try:
+            self.executor_endpoint.shutdown()
+        except Exception as e:  # already unregistered: nothing left to release
+            LOG.debug("executor endpoint %s shutdown: %s", self.id, e)
+
+    def _kill(self) -> None:
+        proc = self.process
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            try:
+                proc.wait(timeout=STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                LOG.warning("lsk-init pid %s did not die after SIGKILL", proc.pid)
+
+    # --- addresses -------------------------------------------------------------------------
+
+    def get_address(self) -> str:
+        return "127.0.0.1"
+
+    def get_endpoint_from_executor(self) -> str:
+        return "127.0.0.1"
+
+    def get_runtime_endpoint(self) -> str:
+        port = config.GATEWAY_LISTEN[0].port
+        return f"http://127.0.0.1:{port}{self.executor_endpoint.get_endpoint_prefix()}"
+
+    # --- invocations and logs --------------------------------------------------------------
+
+    def invoke(self, payload: dict[str, str]) -> InvocationResult:
+        return self.executor_endpoint.invoke(payload)
+
+    def get_logs(self) -> str:
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(0, os.SEEK_END)
+                f.seek(max(0, f.tell() - 16384))
+                return f.read().decode(errors="replace")
+        except OSError:
+            return "(no lsk-init log)"
+
+    # --- versions --------------------------------------------------------------------------
+
+    @classmethod
+    def prepare_version(cls, function_version: FunctionVersion) -> None:
+        runtime = function_version.config.runtime
+        if runtime not in SUPPORTED_RUNTIMES or function_version.config.code is None:
+            raise LambdaRuntimeException(unsupported_runtime_message(runtime))
+        init_binary()
+        code = function_version.config.code
+        code.prepare_for_execution()
+        bootstrap = Path(code.get_unzipped_code_location()) / "bootstrap"
+        if not bootstrap.is_file():
+            raise LambdaRuntimeException(
+                "the deployment package has no `bootstrap` file at its root; a provided.* "
+                "function needs its executable zipped as `bootstrap` (lsk does this for you)"
+            )
+        # Python's zipfile fallback drops unix modes; the bootstrap must be executable.
+        mode = bootstrap.stat().st_mode
+        if not mode & stat.S_IXUSR:
+            bootstrap.chmod(mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+    @classmethod
+    def cleanup_version(cls, function_version: FunctionVersion) -> None:
+        pass
+
+    @classmethod
+    def validate_environment(cls) -> bool:
+        try:
+            init_binary()
+        except LambdaRuntimeException as e:
+            LOG.warning("%s", e)
+            return False
+        return True
+
+
+class ProcessRuntimeExecutorPlugin(RuntimeExecutorPlugin):
+    name = "process"
+
+    def load(self, *args, **kwargs):
+        return ProcessRuntimeExecutor
+
+
+@atexit.register
+def _stop_all_inits() -> None:
+    for executor in list(_LIVE_INITS):
+        try:
+            executor.stop()
+        except Exception:  # best effort at interpreter exit; the lifeline covers the rest
+            pass

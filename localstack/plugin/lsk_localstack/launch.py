@@ -1,0 +1,40 @@
+"""Starts LocalStack for lsk, optionally tied to its parent through a stdin lifeline.
+
+`python -m lsk_localstack.launch` with LSK_LIFELINE=1: when stdin reaches EOF (the process that
+started us exited, however it died), LocalStack shuts down, and is killed if it ignores that.
+Without the lifeline (detached `lsk up`) it runs until `lsk down` signals it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+
+SHUTDOWN_GRACE_S = 10.0
+
+
+def _watch_lifeline() -> None:
+    try:
+        while sys.stdin.buffer.read(4096):
+            pass
+    except OSError:
+        pass
+    os.kill(os.getpid(), signal.SIGTERM)
+    # LocalStack sometimes ignores SIGTERM while busy; never outlive the parent.
+    time.sleep(SHUTDOWN_GRACE_S)
+    os._exit(1)
+
+
+def main() -> None:
+    if os.environ.get("LSK_LIFELINE") == "1":
+        threading.Thread(target=_watch_lifeline, name="lsk-lifeline", daemon=True).start()
+    from localstack.runtime.main import main as localstack_main
+
+    localstack_main()
+
+
+if __name__ == "__main__":
+    main()
