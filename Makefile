@@ -16,7 +16,7 @@ ARGS     ?=
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo
-	@echo '  Variables: FN= DATA= PROMPT='
+	@printf '  Variables: FN=%s DATA=%s PROMPT="%s"\n' '$(FN)' '$(DATA)' '$(PROMPT)'
 
 install: ## Install the pinned native LocalStack + awscli-local into .lsk/venv (automatic elsewhere)
 	@bash localstack/install.sh

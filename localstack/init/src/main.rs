@@ -1,0 +1,167 @@
+//! `lsk-init` binary: parses config, binds the two listeners, announces the invoke
+//! address on stdout, starts the bootstrap and runs until told to stop.
+#![forbid(unsafe_code)]
+
+use std::io::{IsTerminal, Write};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::os::unix::fs::PermissionsExt;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+
+use lsk_init::callback::Callback;
+use lsk_init::config::{Cli, Config, Mode};
+use lsk_init::error::{InitError, lambda_error_json};
+use lsk_init::process::{self, Bootstrap};
+use lsk_init::state::{App, Invocations, Shutdown};
+use lsk_init::{interop, runtime_api, server};
+
+/// The only line ever written to stdout; the executor waits for it.
+const LISTENING_PREFIX: &str = "LSK_INIT_LISTENING";
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let config = match Config::from_cli_and_env(cli, std::env::vars_os()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("lsk-init: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // One thread for everything: the bootstrap's parent-death signal is tied to the
+    // thread that spawned it, and an invoke's hops stay on one core.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("lsk-init: could not start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let code = match runtime.block_on(run(config)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("lsk-init: {e:#}");
+            1
+        }
+    };
+    // Do not wait for a blocking stdin read that will never finish.
+    runtime.shutdown_background();
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LSK_INIT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, InitError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| InitError::Bind { addr, source })
+}
+
+async fn run(config: Config) -> anyhow::Result<i32> {
+    let mut sigterm = signal(SignalKind::terminate()).map_err(|source| InitError::Signal {
+        signal: "SIGTERM",
+        source,
+    })?;
+    let mut sigint = signal(SignalKind::interrupt()).map_err(|source| InitError::Signal {
+        signal: "SIGINT",
+        source,
+    })?;
+
+    let runtime_listener = bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
+    let runtime_api_addr = runtime_listener
+        .local_addr()
+        .context("runtime API listener address")?;
+    let interop_listener = bind(config.listen).await?;
+    let interop_addr = interop_listener
+        .local_addr()
+        .context("invoke listener address")?;
+    // Private to the function: other local users must not read what it writes.
+    let tmp_dir = tempfile::Builder::new()
+        .prefix("lsk-init-")
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
+        .map_err(InitError::TempDir)?;
+
+    let callback = match &config.mode {
+        Mode::LocalStack(target) => Some(Callback::new(target)),
+        Mode::Standalone => None,
+    };
+    let bootstrap = Bootstrap::new(&config, runtime_api_addr, tmp_dir.path());
+    let app = Arc::new(App {
+        config,
+        callback,
+        invocations: Invocations::default(),
+        bootstrap,
+        shutdown: Shutdown::default(),
+    });
+
+    tokio::spawn(server::serve(
+        runtime_listener,
+        app.clone(),
+        runtime_api::handle,
+    ));
+    tokio::spawn(server::serve(
+        interop_listener,
+        app.clone(),
+        interop::handle,
+    ));
+    announce(interop_addr)?;
+    tracing::info!(%interop_addr, %runtime_api_addr, tmp_dir = %tmp_dir.path().display(), "lsk-init listening");
+
+    if let Err(e) = process::spawn(&app) {
+        match app.config.mode {
+            Mode::LocalStack(_) => process::report_init_failure(
+                &app,
+                lambda_error_json(e.error_type(), &e.to_string()),
+            ),
+            Mode::Standalone => {
+                eprintln!("lsk-init: {e}");
+                app.shutdown.trigger(1);
+            }
+        }
+    }
+    if let Mode::LocalStack(_) = app.config.mode {
+        tokio::spawn(interop::lifeline(app.clone()));
+    }
+
+    let code = tokio::select! {
+        code = app.shutdown.wait() => code,
+        _ = sigterm.recv() => 0,
+        _ = sigint.recv() => 0,
+    };
+    app.shutdown.trigger(code);
+    process::stop(&app).await;
+    if app.config.mode == Mode::Standalone {
+        let rest = process::take_output(&app);
+        let _ = std::io::stderr().write_all(rest.as_bytes());
+    }
+    let tmp_path = tmp_dir.path().to_owned();
+    if let Err(e) = tmp_dir.close() {
+        tracing::warn!(error = %e, path = %tmp_path.display(), "could not remove the temp dir");
+    }
+    Ok(code)
+}
+
+/// Prints `LSK_INIT_LISTENING 127.0.0.1:<port>`, flushed.
+fn announce(addr: SocketAddr) -> Result<(), InitError> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{LISTENING_PREFIX} {addr}")
+        .and_then(|()| out.flush())
+        .map_err(InitError::Announce)
+}
