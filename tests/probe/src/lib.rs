@@ -187,8 +187,61 @@ pub async fn perform(action: Action) -> Result<Value, ProbeError> {
 }
 
 /// The Lambda handler: parse the payload, then perform the action.
+///
+/// A function-URL event carries the action as its JSON body; the result (or the error) goes
+/// back as an HTTP response, so tests can drive the probe with a plain HTTP client too.
 pub async fn handle(event: LambdaEvent<Value>) -> Result<Value, ProbeError> {
-    perform(parse(&event.payload)?).await
+    match url_body(&event.payload) {
+        Some(body) => Ok(url_response(match parse(&body?) {
+            Ok(action) => perform(action).await,
+            Err(e) => Err(e),
+        })),
+        None => perform(parse(&event.payload)?).await,
+    }
+}
+
+/// The JSON body of a function-URL event (`requestContext.http` present), or None for a
+/// direct invocation.
+pub fn url_body(payload: &Value) -> Option<Result<Value, ProbeError>> {
+    payload.get("requestContext")?.get("http")?;
+    let raw = payload.get("body").and_then(Value::as_str).unwrap_or("");
+    let decoded = if payload.get("isBase64Encoded") == Some(&Value::Bool(true)) {
+        use base64::Engine as _;
+        match base64::engine::general_purpose::STANDARD.decode(raw) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(e) => return Some(Err(invalid(format!("body is not valid base64: {e}")))),
+        }
+    } else {
+        raw.to_owned()
+    };
+    Some(serde_json::from_str(&decoded).map_err(|e| {
+        invalid(format!(
+            "body must be a JSON object like {{\"action\": \"pid\"}}: {e}"
+        ))
+    }))
+}
+
+/// A function-URL response: 200 with the result, or 400/500 with `{errorType, errorMessage}`.
+pub fn url_response(result: Result<Value, ProbeError>) -> Value {
+    let (status, body) = match result {
+        Ok(value) => (200, value),
+        Err(e) => {
+            let status = if matches!(e, ProbeError::InvalidInput(_)) {
+                400
+            } else {
+                500
+            };
+            (
+                status,
+                json!({ "errorType": e.error_type(), "errorMessage": e.to_string() }),
+            )
+        }
+    };
+    json!({
+        "statusCode": status,
+        "headers": { "content-type": "application/json" },
+        "body": body.to_string(),
+    })
 }
 
 /// Builds the `env` report from `(name, value)` pairs, so it can be tested without touching
@@ -433,5 +486,43 @@ mod tests {
             .unwrap();
         assert_eq!(empty, json!({"batchItemFailures": []}));
         assert!(parse(&json!({"Records": "nope"})).is_err());
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::*;
+
+    fn url_event(body: &str, base64: bool) -> Value {
+        json!({
+            "version": "2.0",
+            "rawPath": "/",
+            "requestContext": { "http": { "method": "POST", "path": "/" } },
+            "body": body,
+            "isBase64Encoded": base64,
+        })
+    }
+
+    #[tokio::test]
+    async fn url_event_body_is_the_action_and_the_result_is_an_http_response() {
+        let event = url_event(r#"{"action": "log", "line": "hi"}"#, false);
+        let body = url_body(&event).expect("a URL event").expect("valid body");
+        let reply = url_response(perform(parse(&body).unwrap()).await);
+        assert_eq!(reply["statusCode"], 200);
+        assert_eq!(reply["body"], r#"{"logged":"hi"}"#);
+    }
+
+    #[test]
+    fn base64_bodies_and_bad_bodies() {
+        let event = url_event("eyJhY3Rpb24iOiAicGlkIn0=", true); // {"action": "pid"}
+        assert_eq!(url_body(&event).unwrap().unwrap(), json!({"action": "pid"}));
+        let bad = url_body(&url_event("not json", false))
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(url_response(Err(bad))["statusCode"], 400);
+        assert!(
+            url_body(&json!({"action": "pid"})).is_none(),
+            "direct invokes are not URL events"
+        );
     }
 }
