@@ -40,19 +40,18 @@ logs: ## Show a function's CloudWatch logs: make logs FN=square
 	@$(LSK) logs $(FN) $(ARGS)
 
 image: ## Queue a prompt, wait for the PNG, save it under out/: make image PROMPT="..."
-	@eval "$$($(LSK) env)" && cargo run --quiet --release -p image-generator --bin image-client -- \
+	@eval "$$($(LSK) env)" && cargo run --quiet --release -p image-generator --features client --bin image-client -- \
 		--queue-name image-requests --prompt "$(PROMPT)" --wait --bucket lsk-images --out out $(ARGS)
 
 test: install ## Run every test: unit tests and end to end against LocalStack (started automatically)
-	@cargo build --release -p lsk-init -p square -p image-generator -p probe
-	@cargo test --workspace $(ARGS)
+	@cargo test --workspace --features image-generator/client $(ARGS)
 
 bench: install ## Measure the kit (medians, ratios) and write target/bench/
 	@cargo run --release -p lsk-e2e --bin lsk-bench -- $(ARGS)
 
 lint: ## rustfmt check and clippy with warnings as errors
 	@cargo fmt --all -- --check
-	@cargo clippy --workspace --all-targets -- -D warnings
+	@cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 clean: ## Stop everything and remove build outputs and local state (.lsk)
 	-@$(LSK) down --purge 2>/dev/null

@@ -1,0 +1,866 @@
+//! Building the functions' binaries (and `lsk-init` for the native backend) in release mode.
+//!
+//! One cargo invocation builds every function. Where the binaries end up comes from cargo itself
+//! (`--message-format=json` artifact messages, and `cargo metadata`'s `target_directory`), so
+//! `CARGO_TARGET_DIR` and `.cargo/config.toml` are respected.
+//!
+//! Two targets: `host` (plain `cargo build`, for the native backend where Lambdas run as host
+//! processes) and `lambda` (`cargo lambda build` with zig, binaries that run on Amazon Linux 2023,
+//! for the docker backend and real AWS).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+use crate::manifest::{Architecture, Manifest};
+use crate::progress::Progress;
+
+/// The package and binary of the per-environment init the native backend runs.
+pub const INIT_PACKAGE: &str = "lsk-init";
+pub const INIT_BIN: &str = "lsk-init";
+
+/// What the binaries are built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BuildTarget {
+    /// this machine (native backend: Lambdas run as host processes)
+    Host,
+    /// Amazon Linux 2023 via `cargo lambda build` (docker backend, real AWS)
+    Lambda,
+}
+
+/// What can go wrong building.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("could not run `{command}`: {source}")]
+    Spawn {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`cargo metadata` failed in {root}: {detail}")]
+    Metadata { root: PathBuf, detail: String },
+    #[error(
+        "{key}: package `{package}` is not a member of the workspace at {root}; members are: {members}"
+    )]
+    UnknownPackage {
+        key: String,
+        package: String,
+        root: PathBuf,
+        members: String,
+    },
+    #[error(
+        "{key}: package `{package}` has no binary target; a Lambda needs a `[[bin]]` (or src/main.rs)"
+    )]
+    NoBinary { key: String, package: String },
+    #[error(
+        "{key}: package `{package}` has several binaries ({bins}); say which with `bin = \"...\"`"
+    )]
+    AmbiguousBinary {
+        key: String,
+        package: String,
+        bins: String,
+    },
+    #[error("{key}: package `{package}` has no binary `{bin}`; it has: {bins}")]
+    UnknownBinary {
+        key: String,
+        package: String,
+        bin: String,
+        bins: String,
+    },
+    #[error(
+        "functions {first} and {second} use binaries named `{bin}` from different packages; cargo cannot build both into one target directory"
+    )]
+    BinaryClash {
+        bin: String,
+        first: String,
+        second: String,
+    },
+    #[error("`{command}` failed:\n{output}")]
+    Compile { command: String, output: String },
+    #[error("cargo reported success but {bin} was not found (looked for {path})")]
+    Missing { bin: String, path: PathBuf },
+    #[error(
+        "cargo-lambda is not installed, and building for the {why} needs binaries that run on Amazon Linux 2023"
+    )]
+    CargoLambdaMissing { why: String },
+}
+
+impl BuildError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            BuildError::CargoLambdaMissing { .. } => Some(
+                "install it with `pip install cargo-lambda ziglang` (or `cargo install cargo-lambda`), or use the native backend (--backend native), whose Lambdas run as host processes"
+                    .into(),
+            ),
+            BuildError::Compile { .. } => {
+                Some("fix the compiler errors above and run the command again".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// One binary to build for a function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wanted {
+    /// Function name (or `lsk-init`).
+    pub function: String,
+    pub package: String,
+    pub bin: String,
+    pub architecture: Architecture,
+}
+
+/// The workspace as `cargo metadata` describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workspace {
+    pub target_directory: PathBuf,
+    /// package name -> binary target names
+    pub packages: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Deserialize)]
+struct RawMetadata {
+    target_directory: PathBuf,
+    packages: Vec<RawPackage>,
+    workspace_members: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct RawPackage {
+    name: String,
+    id: String,
+    targets: Vec<RawTarget>,
+}
+
+#[derive(Deserialize)]
+struct RawTarget {
+    name: String,
+    kind: Vec<String>,
+}
+
+/// Parses `cargo metadata --format-version 1 --no-deps` output.
+pub fn parse_metadata(json: &str) -> Result<Workspace, String> {
+    let raw: RawMetadata = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    let members: BTreeSet<&str> = raw.workspace_members.iter().map(String::as_str).collect();
+    let packages = raw
+        .packages
+        .into_iter()
+        .filter(|p| members.contains(p.id.as_str()))
+        .map(|p| {
+            let bins = p
+                .targets
+                .into_iter()
+                .filter(|t| t.kind.iter().any(|k| k == "bin"))
+                .map(|t| t.name)
+                .collect();
+            (p.name, bins)
+        })
+        .collect();
+    Ok(Workspace {
+        target_directory: raw.target_directory,
+        packages,
+    })
+}
+
+/// Runs `cargo metadata` in `root`.
+pub async fn workspace(root: &Path) -> Result<Workspace, BuildError> {
+    let command = "cargo metadata --format-version 1 --no-deps";
+    let output = Command::new(cargo())
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .map_err(|source| BuildError::Spawn {
+            command: command.into(),
+            source,
+        })?;
+    if !output.status.success() {
+        return Err(BuildError::Metadata {
+            root: root.to_path_buf(),
+            detail: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        });
+    }
+    parse_metadata(&String::from_utf8_lossy(&output.stdout)).map_err(|detail| {
+        BuildError::Metadata {
+            root: root.to_path_buf(),
+            detail,
+        }
+    })
+}
+
+/// Decides each function's package and binary, checking them against the workspace.
+pub fn resolve(
+    manifest: &Manifest,
+    ws: &Workspace,
+    root: &Path,
+) -> Result<Vec<Wanted>, BuildError> {
+    let mut wanted = Vec::new();
+    let mut by_bin: BTreeMap<String, (String, String)> = BTreeMap::new();
+    for f in manifest.functions.values() {
+        let key = format!("functions.{}", f.name);
+        let bins = ws
+            .packages
+            .get(&f.package)
+            .ok_or_else(|| BuildError::UnknownPackage {
+                key: format!("{key}.package"),
+                package: f.package.clone(),
+                root: root.to_path_buf(),
+                members: ws.packages.keys().cloned().collect::<Vec<_>>().join(", "),
+            })?;
+        let bin = match (&f.bin, bins.as_slice()) {
+            (Some(b), _) if bins.contains(b) => b.clone(),
+            (Some(b), _) => {
+                return Err(BuildError::UnknownBinary {
+                    key: format!("{key}.bin"),
+                    package: f.package.clone(),
+                    bin: b.clone(),
+                    bins: bins.join(", "),
+                });
+            }
+            (None, [only]) => only.clone(),
+            (None, []) => {
+                return Err(BuildError::NoBinary {
+                    key,
+                    package: f.package.clone(),
+                });
+            }
+            (None, many) => {
+                return Err(BuildError::AmbiguousBinary {
+                    key,
+                    package: f.package.clone(),
+                    bins: many.join(", "),
+                });
+            }
+        };
+        if let Some((other_fn, _)) = by_bin.get(&bin).filter(|(_, pkg)| *pkg != f.package) {
+            return Err(BuildError::BinaryClash {
+                bin,
+                first: other_fn.clone(),
+                second: f.name.clone(),
+            });
+        }
+        by_bin.insert(bin.clone(), (f.name.clone(), f.package.clone()));
+        wanted.push(Wanted {
+            function: f.name.clone(),
+            package: f.package.clone(),
+            bin,
+            architecture: f.architecture,
+        });
+    }
+    Ok(wanted)
+}
+
+fn cargo() -> String {
+    // Under `cargo test`/`cargo run`, CARGO is the cargo that runs us: build with the same one.
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+fn unique_pairs<'a>(wanted: impl IntoIterator<Item = &'a Wanted>) -> BTreeSet<(&'a str, &'a str)> {
+    wanted
+        .into_iter()
+        .map(|w| (w.package.as_str(), w.bin.as_str()))
+        .collect()
+}
+
+/// The target directory for one set of packages built together: `<target>/lsk/<set>`.
+///
+/// Cargo unifies dependency features across the packages of one invocation, so building
+/// {square, image-generator} and {square, image-generator, lsk-init} in one directory would
+/// recompile the AWS SDK each time the set changes (lsk-init turns on hyper's `server`). One
+/// directory per set keeps every set's build cached, and never contends with the lock of an
+/// outer `cargo test` that is running us.
+pub fn set_target_dir(target_directory: &Path, wanted: &[Wanted], include_init: bool) -> PathBuf {
+    let mut names: BTreeSet<&str> = unique_pairs(wanted).into_iter().map(|(p, _)| p).collect();
+    if include_init {
+        names.insert(INIT_PACKAGE);
+    }
+    let joined = names.into_iter().collect::<Vec<_>>().join("+");
+    let dir = if joined.len() <= 64 {
+        joined
+    } else {
+        let digest = Sha256::digest(joined.as_bytes());
+        format!("set-{}", hex::encode(&digest[..8]))
+    };
+    target_directory.join("lsk").join(dir)
+}
+
+/// Arguments of one `cargo build` for host binaries into `target_dir`.
+pub fn cargo_build_args(wanted: &[Wanted], include_init: bool, target_dir: &Path) -> Vec<String> {
+    let mut pairs = unique_pairs(wanted);
+    if include_init {
+        pairs.insert((INIT_PACKAGE, INIT_BIN));
+    }
+    let mut args: Vec<String> = vec![
+        "build".into(),
+        "--release".into(),
+        "--message-format=json-render-diagnostics".into(),
+        "--target-dir".into(),
+        target_dir.display().to_string(),
+    ];
+    let packages: BTreeSet<&str> = pairs.iter().map(|(p, _)| *p).collect();
+    for p in packages {
+        args.push("-p".into());
+        args.push(p.into());
+    }
+    for (_, b) in &pairs {
+        args.push("--bin".into());
+        args.push((*b).into());
+    }
+    args
+}
+
+/// Arguments of `cargo lambda build` for the functions of one architecture.
+pub fn cargo_lambda_args(wanted: &[Wanted], arch: Architecture, lambda_dir: &Path) -> Vec<String> {
+    let pairs = unique_pairs(wanted.iter().filter(|w| w.architecture == arch));
+    let mut args: Vec<String> = vec![
+        "lambda".into(),
+        "build".into(),
+        "--release".into(),
+        match arch {
+            Architecture::X86_64 => "--x86-64".into(),
+            Architecture::Arm64 => "--arm64".into(),
+        },
+        "--lambda-dir".into(),
+        lambda_dir.join(arch.as_str()).display().to_string(),
+    ];
+    let packages: BTreeSet<&str> = pairs.iter().map(|(p, _)| *p).collect();
+    for p in packages {
+        args.push("--package".into());
+        args.push(p.into());
+    }
+    for (_, b) in &pairs {
+        args.push("--bin".into());
+        args.push((*b).into());
+    }
+    args
+}
+
+/// Where `cargo lambda build --lambda-dir DIR` puts a binary.
+pub fn lambda_output(lambda_dir: &Path, arch: Architecture, bin: &str) -> PathBuf {
+    lambda_dir.join(arch.as_str()).join(bin).join("bootstrap")
+}
+
+/// A line cargo prints with `--message-format=json`: the executables it produced.
+fn artifact_executable(line: &str) -> Option<(String, PathBuf)> {
+    #[derive(Deserialize)]
+    struct Msg {
+        reason: String,
+        #[serde(default)]
+        target: Option<Target>,
+        #[serde(default)]
+        executable: Option<PathBuf>,
+    }
+    #[derive(Deserialize)]
+    struct Target {
+        name: String,
+        kind: Vec<String>,
+    }
+    let msg: Msg = serde_json::from_str(line).ok()?;
+    if msg.reason != "compiler-artifact" {
+        return None;
+    }
+    let target = msg.target?;
+    if !target.kind.iter().any(|k| k == "bin") {
+        return None;
+    }
+    Some((target.name, msg.executable?))
+}
+
+/// Cargo's progress lines that are noise in an error message.
+fn is_progress_line(line: &str) -> bool {
+    let t = line.trim_start();
+    [
+        "Compiling ",
+        "Checking ",
+        "Fresh ",
+        "Downloaded ",
+        "Downloading ",
+        "Blocking ",
+        "Updating ",
+        "Locking ",
+        "Adding ",
+    ]
+    .iter()
+    .any(|p| t.starts_with(p))
+}
+
+/// Runs a build command: stderr streamed to `phase` and kept for the error, stdout returned.
+async fn run_streaming(
+    program: &str,
+    args: &[String],
+    root: &Path,
+    phase: &crate::progress::Phase,
+) -> Result<Vec<String>, BuildError> {
+    let command = format!("{program} {}", args.join(" "));
+    let mut child = Command::new(program)
+        .args(args)
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|source| BuildError::Spawn {
+            command: command.clone(),
+            source,
+        })?;
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let out_task = tokio::spawn(async move {
+        let mut lines = Vec::new();
+        if let Some(out) = stdout {
+            let mut reader = BufReader::new(out).lines();
+            while let Ok(Some(l)) = reader.next_line().await {
+                lines.push(l);
+            }
+        }
+        lines
+    });
+    let mut kept = Vec::new();
+    if let Some(err) = stderr {
+        let mut reader = BufReader::new(err).lines();
+        while let Ok(Some(l)) = reader.next_line().await {
+            phase.update(&l);
+            if !is_progress_line(&l) {
+                kept.push(l);
+            }
+        }
+    }
+    let status = child.wait().await.map_err(|source| BuildError::Spawn {
+        command: command.clone(),
+        source,
+    })?;
+    let stdout_lines = out_task.await.unwrap_or_default();
+    if status.success() {
+        Ok(stdout_lines)
+    } else {
+        // Keep the end: the summary and the last errors matter most.
+        let start = kept.len().saturating_sub(400);
+        Err(BuildError::Compile {
+            command,
+            output: kept[start..].join("\n"),
+        })
+    }
+}
+
+/// Built binaries: function name -> executable path.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Built {
+    pub binaries: BTreeMap<String, PathBuf>,
+    /// `lsk-init`, when it was built too.
+    pub init: Option<PathBuf>,
+}
+
+/// Builds every function of `manifest` for `target` (and `lsk-init` when `include_init`).
+pub async fn build(
+    manifest: &Manifest,
+    target: BuildTarget,
+    include_init: bool,
+    progress: &Progress,
+) -> Result<Built, BuildError> {
+    let root = manifest.root().to_path_buf();
+    let ws = workspace(&root).await?;
+    let wanted = resolve(manifest, &ws, &root)?;
+    match target {
+        BuildTarget::Host => build_host(&root, &ws, &wanted, include_init, progress).await,
+        BuildTarget::Lambda => {
+            let mut built = build_lambda(&root, &ws, &wanted, progress).await?;
+            if include_init {
+                built.init = Some(build_init(&root, progress).await?);
+            }
+            Ok(built)
+        }
+    }
+}
+
+async fn build_host(
+    root: &Path,
+    ws: &Workspace,
+    wanted: &[Wanted],
+    include_init: bool,
+    progress: &Progress,
+) -> Result<Built, BuildError> {
+    if wanted.is_empty() && !include_init {
+        return Ok(Built::default());
+    }
+    let phase = progress.phase("build");
+    // Functions and lsk-init are built separately (see `set_target_dir`).
+    let mut produced: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut runs: Vec<(&[Wanted], bool)> = Vec::new();
+    if !wanted.is_empty() {
+        runs.push((wanted, false));
+    }
+    if include_init {
+        runs.push((&[], true));
+    }
+    for (set, init) in runs {
+        let dir = set_target_dir(&ws.target_directory, set, init);
+        let args = cargo_build_args(set, init, &dir);
+        let stdout = run_streaming(&cargo(), &args, root, &phase).await?;
+        produced.extend(stdout.iter().filter_map(|l| artifact_executable(l)));
+        for (_, bin) in unique_pairs(set) {
+            produced
+                .entry(bin.to_owned())
+                .or_insert_with(|| dir.join("release").join(bin));
+        }
+        if init {
+            produced
+                .entry(INIT_BIN.to_owned())
+                .or_insert_with(|| dir.join("release").join(INIT_BIN));
+        }
+    }
+    let locate = |bin: &str| -> Result<PathBuf, BuildError> {
+        let path = produced
+            .get(bin)
+            .cloned()
+            .unwrap_or_else(|| ws.target_directory.join("release").join(bin));
+        if path.is_file() {
+            Ok(path)
+        } else {
+            Err(BuildError::Missing {
+                bin: bin.to_owned(),
+                path,
+            })
+        }
+    };
+    let mut built = Built::default();
+    for w in wanted {
+        built.binaries.insert(w.function.clone(), locate(&w.bin)?);
+    }
+    if include_init {
+        built.init = Some(locate(INIT_BIN)?);
+    }
+    phase.done(&format!(
+        "{} function{} (release{})",
+        wanted.len(),
+        if wanted.len() == 1 { "" } else { "s" },
+        if include_init { ", with lsk-init" } else { "" }
+    ));
+    Ok(built)
+}
+
+async fn build_lambda(
+    root: &Path,
+    ws: &Workspace,
+    wanted: &[Wanted],
+    progress: &Progress,
+) -> Result<Built, BuildError> {
+    if wanted.is_empty() {
+        return Ok(Built::default());
+    }
+    if which::which("cargo-lambda").is_err() {
+        return Err(BuildError::CargoLambdaMissing {
+            why: "docker backend / real AWS".into(),
+        });
+    }
+    let phase = progress.phase("build");
+    let lambda_dir = ws.target_directory.join("lambda");
+    let mut built = Built::default();
+    for arch in [Architecture::X86_64, Architecture::Arm64] {
+        if !wanted.iter().any(|w| w.architecture == arch) {
+            continue;
+        }
+        let args = cargo_lambda_args(wanted, arch, &lambda_dir);
+        run_streaming(&cargo(), &args, root, &phase).await?;
+        for w in wanted.iter().filter(|w| w.architecture == arch) {
+            let path = lambda_output(&lambda_dir, arch, &w.bin);
+            if !path.is_file() {
+                return Err(BuildError::Missing {
+                    bin: w.bin.clone(),
+                    path,
+                });
+            }
+            built.binaries.insert(w.function.clone(), path);
+        }
+    }
+    phase.done(&format!(
+        "{} function(s) for Amazon Linux 2023 (cargo lambda)",
+        wanted.len()
+    ));
+    Ok(built)
+}
+
+/// Builds `lsk-init` in release for the native backend and returns its path.
+pub async fn build_init(root: &Path, progress: &Progress) -> Result<PathBuf, BuildError> {
+    let ws = workspace(root).await?;
+    if !ws.packages.contains_key(INIT_PACKAGE) {
+        return Err(BuildError::UnknownPackage {
+            key: "native backend".into(),
+            package: INIT_PACKAGE.into(),
+            root: root.to_path_buf(),
+            members: ws.packages.keys().cloned().collect::<Vec<_>>().join(", "),
+        });
+    }
+    let built = build_host(root, &ws, &[], true, progress).await?;
+    built.init.ok_or_else(|| BuildError::Missing {
+        bin: INIT_BIN.into(),
+        path: ws.target_directory.join("release").join(INIT_BIN),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn want(function: &str, package: &str, bin: &str, arch: Architecture) -> Wanted {
+        Wanted {
+            function: function.into(),
+            package: package.into(),
+            bin: bin.into(),
+            architecture: arch,
+        }
+    }
+
+    fn manifest(src: &str) -> Manifest {
+        Manifest::parse(src, Path::new("/ws/lsk.toml")).unwrap()
+    }
+
+    fn ws() -> Workspace {
+        Workspace {
+            target_directory: "/ws/target".into(),
+            packages: BTreeMap::from([
+                ("square".into(), vec!["square".into()]),
+                (
+                    "image-generator".into(),
+                    vec!["image-generator".into(), "image-client".into()],
+                ),
+                ("lsk".into(), vec!["lsk".into()]),
+                ("lib-only".into(), vec![]),
+            ]),
+        }
+    }
+
+    #[test]
+    fn one_cargo_invocation_for_all_functions_plus_init() {
+        let wanted = [
+            want("square", "square", "square", Architecture::X86_64),
+            want(
+                "image-generator",
+                "image-generator",
+                "image-generator",
+                Architecture::X86_64,
+            ),
+            want("square-copy", "square", "square", Architecture::X86_64),
+        ];
+        let dir = Path::new("/ws/target/lsk/x");
+        assert_eq!(
+            cargo_build_args(&wanted, true, dir).join(" "),
+            "build --release --message-format=json-render-diagnostics --target-dir /ws/target/lsk/x -p image-generator -p lsk-init -p square --bin image-generator --bin lsk-init --bin square"
+        );
+        assert_eq!(
+            cargo_build_args(&wanted[..1], false, dir).join(" "),
+            "build --release --message-format=json-render-diagnostics --target-dir /ws/target/lsk/x -p square --bin square"
+        );
+    }
+
+    #[test]
+    fn each_package_set_has_its_own_stable_target_dir() {
+        let t = Path::new("/ws/target");
+        let sq = want("square", "square", "square", Architecture::X86_64);
+        let ig = want(
+            "image-generator",
+            "image-generator",
+            "image-generator",
+            Architecture::X86_64,
+        );
+        let both = [sq.clone(), ig.clone()];
+        let swapped = [ig, sq.clone()];
+        assert_eq!(
+            set_target_dir(t, &both, false),
+            t.join("lsk/image-generator+square")
+        );
+        assert_eq!(
+            set_target_dir(t, &both, false),
+            set_target_dir(t, &swapped, false)
+        );
+        assert_eq!(set_target_dir(t, &[], true), t.join("lsk/lsk-init"));
+        assert_ne!(
+            set_target_dir(t, &[sq], false),
+            set_target_dir(t, &both, false)
+        );
+        let many: Vec<Wanted> = (0..20)
+            .map(|i| {
+                want(
+                    &format!("f{i}"),
+                    &format!("package-number-{i}"),
+                    "b",
+                    Architecture::X86_64,
+                )
+            })
+            .collect();
+        let long = set_target_dir(t, &many, false);
+        assert!(
+            long.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("set-"),
+            "{long:?}"
+        );
+    }
+
+    #[test]
+    fn cargo_lambda_command_per_architecture() {
+        let wanted = [
+            want("square", "square", "square", Architecture::X86_64),
+            want(
+                "gen",
+                "image-generator",
+                "image-generator",
+                Architecture::Arm64,
+            ),
+        ];
+        let dir = Path::new("/ws/target/lambda");
+        assert_eq!(
+            cargo_lambda_args(&wanted, Architecture::X86_64, dir).join(" "),
+            "lambda build --release --x86-64 --lambda-dir /ws/target/lambda/x86_64 --package square --bin square"
+        );
+        assert_eq!(
+            cargo_lambda_args(&wanted, Architecture::Arm64, dir).join(" "),
+            "lambda build --release --arm64 --lambda-dir /ws/target/lambda/arm64 --package image-generator --bin image-generator"
+        );
+        assert_eq!(
+            lambda_output(dir, Architecture::Arm64, "image-generator"),
+            Path::new("/ws/target/lambda/arm64/image-generator/bootstrap")
+        );
+    }
+
+    #[test]
+    fn binaries_are_resolved_and_checked() {
+        let m = manifest(
+            "[functions.square]\npackage = \"square\"\n[functions.gen]\npackage = \"image-generator\"\nbin = \"image-generator\"\narchitecture = \"arm64\"\n",
+        );
+        let wanted = resolve(&m, &ws(), Path::new("/ws")).unwrap();
+        assert_eq!(
+            wanted,
+            [
+                want(
+                    "gen",
+                    "image-generator",
+                    "image-generator",
+                    Architecture::Arm64
+                ),
+                want("square", "square", "square", Architecture::X86_64),
+            ]
+        );
+    }
+
+    #[test]
+    fn resolution_errors_name_the_manifest_key() {
+        let cases = [
+            (
+                "[functions.f]\npackage = \"nope\"\n",
+                "functions.f.package: package `nope` is not a member",
+            ),
+            (
+                "[functions.f]\npackage = \"image-generator\"\n",
+                "several binaries (image-generator, image-client)",
+            ),
+            (
+                "[functions.f]\npackage = \"square\"\nbin = \"sq\"\n",
+                "functions.f.bin: package `square` has no binary `sq`; it has: square",
+            ),
+            (
+                "[functions.f]\npackage = \"lib-only\"\n",
+                "has no binary target",
+            ),
+        ];
+        for (src, fragment) in cases {
+            let err = resolve(&manifest(src), &ws(), Path::new("/ws")).unwrap_err();
+            assert!(err.to_string().contains(fragment), "{err}");
+        }
+    }
+
+    #[test]
+    fn same_binary_name_from_two_packages_is_refused() {
+        let mut w = ws();
+        w.packages.insert("other".into(), vec!["square".into()]);
+        let m =
+            manifest("[functions.a]\npackage = \"square\"\n[functions.b]\npackage = \"other\"\n");
+        let err = resolve(&m, &w, Path::new("/ws")).unwrap_err();
+        assert!(matches!(err, BuildError::BinaryClash { .. }), "{err}");
+    }
+
+    #[test]
+    fn metadata_keeps_workspace_members_and_their_bins() {
+        let json = r#"{
+          "packages": [
+            {"name": "square", "id": "path+file:///ws/lambdas/square#0.1.0",
+             "targets": [{"name": "square", "kind": ["bin"]}, {"name": "square", "kind": ["lib"]}]},
+            {"name": "serde", "id": "registry+https://github.com/rust-lang/crates.io-index#serde@1.0.0",
+             "targets": [{"name": "serde", "kind": ["lib"]}]}
+          ],
+          "workspace_members": ["path+file:///ws/lambdas/square#0.1.0"],
+          "target_directory": "/elsewhere/target",
+          "version": 1
+        }"#;
+        let ws = parse_metadata(json).unwrap();
+        assert_eq!(ws.target_directory, Path::new("/elsewhere/target"));
+        assert_eq!(
+            ws.packages,
+            BTreeMap::from([("square".to_owned(), vec!["square".to_owned()])])
+        );
+    }
+
+    #[test]
+    fn artifact_lines_give_executables() {
+        let line = r#"{"reason":"compiler-artifact","package_id":"x","target":{"kind":["bin"],"crate_types":["bin"],"name":"square","src_path":"/ws/src/main.rs"},"executable":"/t/release/square","fresh":true}"#;
+        assert_eq!(
+            artifact_executable(line),
+            Some(("square".into(), PathBuf::from("/t/release/square")))
+        );
+        let lib = r#"{"reason":"compiler-artifact","target":{"kind":["lib"],"name":"serde"},"executable":null}"#;
+        assert_eq!(artifact_executable(lib), None);
+        assert_eq!(
+            artifact_executable(r#"{"reason":"build-finished","success":true}"#),
+            None
+        );
+        assert_eq!(artifact_executable("not json"), None);
+    }
+
+    #[test]
+    fn progress_lines_are_dropped_from_errors() {
+        assert!(is_progress_line(
+            "   Compiling square v0.1.0 (/ws/lambdas/square)"
+        ));
+        assert!(!is_progress_line("error[E0308]: mismatched types"));
+    }
+
+    #[tokio::test]
+    async fn a_compile_error_carries_the_compiler_message() {
+        // A throw-away crate outside the workspace, with its own target dir.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("src")).unwrap();
+        std::fs::write(
+            dir.path().join("Cargo.toml"),
+            "[package]\nname = \"broken\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[workspace]\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("src/main.rs"),
+            "fn main() { let x: u32 = \"not a number\"; }\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("lsk.toml"),
+            "[functions.broken]\npackage = \"broken\"\n",
+        )
+        .unwrap();
+        let m = Manifest::load(&dir.path().join("lsk.toml")).unwrap();
+        let err = build(&m, BuildTarget::Host, false, &Progress::silent())
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, BuildError::Compile { .. }), "{text}");
+        assert!(text.contains("mismatched types"), "{text}");
+        assert!(text.contains("src/main.rs"), "{text}");
+        assert!(!text.contains("Compiling broken"), "{text}");
+    }
+}

@@ -1,0 +1,71 @@
+//! The crate-level error: each module's own error, plus the ones the library API adds.
+
+use crate::backend::BackendError;
+use crate::build::BuildError;
+use crate::deploy::DeployError;
+use crate::manifest::ManifestError;
+use crate::package::PackageError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error(transparent)]
+    Package(#[from] PackageError),
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    #[error(transparent)]
+    Deploy(#[from] DeployError),
+    #[error("no {kind} named `{name}` in the manifest; it has: {known}")]
+    UnknownResource {
+        kind: &'static str,
+        name: String,
+        known: String,
+    },
+    #[error("{kind} `{name}` is in the manifest but not deployed")]
+    NotDeployed { kind: &'static str, name: String },
+    #[error("function {function} failed: {error_type}: {message}")]
+    FunctionError {
+        function: String,
+        error_type: String,
+        message: String,
+        /// The end of the function's log, decoded.
+        log_tail: Option<String>,
+    },
+    #[error("function {function} returned something that is not JSON: {detail}")]
+    NotJson { function: String, detail: String },
+    #[error(
+        "function {0} has no function URL; add `url = {{ auth = \"NONE\" }}` to it in lsk.toml"
+    )]
+    NoUrl(String),
+    #[error("HTTP {method} {url} failed: {detail}")]
+    Http {
+        method: String,
+        url: String,
+        detail: String,
+    },
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// What to do about it, when there is more to say than the message.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Build(e) => e.hint(),
+            Error::Backend(e) => e.hint(),
+            Error::Deploy(e) => e.hint(),
+            Error::NotDeployed { .. } => Some("run `lsk deploy` (or `lsk up`)".into()),
+            Error::FunctionError { function, .. } => {
+                Some(format!("`lsk logs {function}` shows the whole log"))
+            }
+            _ => None,
+        }
+    }
+}

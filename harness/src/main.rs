@@ -1,0 +1,8 @@
+//! The `lsk` command line: a thin dispatcher over the `lsk` library.
+#![forbid(unsafe_code)]
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

@@ -1,0 +1,599 @@
+//! Manifest parsing and every validation rule, checked through the messages a user would read.
+
+use super::*;
+
+const EXAMPLE: &str = include_str!("../../../lsk.toml");
+
+fn parse(src: &str) -> Result<Manifest, ManifestError> {
+    Manifest::parse(src, Path::new("/proj/lsk.toml"))
+}
+
+/// The issues of an invalid manifest; fails the test when it is valid.
+fn issues(src: &str) -> Vec<Issue> {
+    match parse(src) {
+        Ok(m) => panic!("expected validation errors, got a valid manifest: {m:?}"),
+        Err(ManifestError::Invalid { issues, .. }) => issues,
+        Err(other) => panic!("expected Invalid, got {other}"),
+    }
+}
+
+/// Asserts exactly one issue exists at `key` whose message contains every fragment.
+fn assert_issue(src: &str, key: &str, fragments: &[&str]) {
+    let all = issues(src);
+    let found: Vec<&Issue> = all.iter().filter(|i| i.key == key).collect();
+    assert_eq!(found.len(), 1, "want one issue at {key}, got {all:#?}");
+    for f in fragments {
+        assert!(
+            found[0].message.contains(f),
+            "issue at {key} should mention {f:?}: {}",
+            found[0].message
+        );
+    }
+    // The rendered error names the file and the key.
+    let rendered = parse(src).unwrap_err().to_string();
+    assert!(rendered.contains("/proj/lsk.toml"), "{rendered}");
+    assert!(rendered.contains(&format!(": {key}: ")), "{rendered}");
+}
+
+const SQUARE: &str = "[functions.square]\npackage = \"square\"\n";
+
+#[test]
+fn example_manifest_parses_with_the_documented_values() {
+    let m = Manifest::parse(EXAMPLE, Path::new("lsk.toml")).expect("lsk.toml is valid");
+    let square = &m.functions["square"];
+    assert_eq!(square.package, "square");
+    assert_eq!(square.memory, 128);
+    assert_eq!(square.timeout, 3);
+    assert_eq!(square.url.as_ref().map(|u| u.auth), Some(UrlAuth::None));
+
+    let gen_ = &m.functions["image-generator"];
+    assert_eq!(gen_.bin.as_deref(), Some("image-generator"));
+    assert_eq!((gen_.memory, gen_.timeout), (256, 30));
+    assert_eq!(gen_.environment["MODEL_CLIENT"].raw(), "stub");
+    let refs: Vec<_> = gen_.environment["IMAGES_BUCKET"].references().collect();
+    assert_eq!(
+        refs,
+        vec![&Reference {
+            kind: RefKind::Bucket,
+            name: "images".into(),
+            attr: RefAttr::Name
+        }]
+    );
+    assert_eq!(
+        gen_.sqs,
+        vec![SqsTrigger {
+            queue: "image-requests".into(),
+            batch_size: 5,
+            batching_window: 0,
+            report_batch_item_failures: true,
+            enabled: true,
+        }]
+    );
+    assert_eq!(gen_.example_path.as_deref(), Some("/generate-image"));
+
+    let q = &m.queues["image-requests"];
+    assert_eq!(q.visibility_timeout, 2);
+    assert_eq!(
+        q.dead_letter,
+        Some(DeadLetter {
+            queue: "image-requests-dlq".into(),
+            max_receive_count: 3
+        })
+    );
+    assert_eq!(m.queues["image-requests-dlq"].message_retention, 1_209_600);
+    assert_eq!(m.buckets["images"].name, "lsk-images");
+    // DLQ first so the redrive policy can point at its ARN.
+    let order: Vec<_> = m
+        .queues_in_deploy_order()
+        .iter()
+        .map(|q| q.name.clone())
+        .collect();
+    assert_eq!(order, ["image-requests-dlq", "image-requests"]);
+    // The short visibility timeout is deliberate (poison messages reach the DLQ fast) but it is
+    // flagged because real AWS refuses it.
+    assert!(
+        m.warnings.iter().any(|w| w.contains("visibility_timeout")),
+        "{:?}",
+        m.warnings
+    );
+}
+
+#[test]
+fn defaults_apply_when_keys_are_left_out() {
+    let m = parse(
+        "[functions.f]\npackage = \"p\"\n[[functions.f.sqs]]\nqueue = \"q\"\n[queues.q]\n[buckets.my-bucket]\n",
+    )
+    .unwrap();
+    let f = &m.functions["f"];
+    assert_eq!((f.memory, f.timeout), (128, 3));
+    assert_eq!(f.architecture, Architecture::X86_64);
+    assert_eq!(f.sqs[0].batch_size, 10);
+    assert!(f.sqs[0].report_batch_item_failures);
+    let q = &m.queues["q"];
+    assert_eq!((q.visibility_timeout, q.message_retention), (30, 345_600));
+    assert!(!q.fifo);
+    assert_eq!(m.buckets["my-bucket"].name, "my-bucket");
+}
+
+#[test]
+fn syntax_error_has_line_and_column() {
+    let all = issues("[functions.square]\npackage = \n");
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].position.map(|p| p.0), Some(2));
+    assert!(all[0].message.contains("not valid TOML"), "{:?}", all[0]);
+}
+
+#[test]
+fn unknown_key_is_named_with_its_path_and_position() {
+    let src = "[functions.square]\npackage = \"square\"\ntimout = 5\n";
+    assert_issue(src, "functions.square.timout", &["unknown field `timout`"]);
+    assert_eq!(issues(src)[0].position, Some((3, 1)));
+}
+
+#[test]
+fn unknown_nested_key_is_named_with_its_full_path() {
+    let src = "[functions.square]\npackage = \"square\"\nurl = { auth = \"NONE\", cors = { allow_origin = [\"*\"] } }\n";
+    assert_issue(
+        src,
+        "functions.square.url.cors.allow_origin",
+        &["unknown field `allow_origin`"],
+    );
+}
+
+#[test]
+fn unknown_section_is_rejected() {
+    assert_issue(
+        &format!("{SQUARE}[topics.t]\n"),
+        "topics",
+        &["unknown section", "functions", "queues", "buckets"],
+    );
+}
+
+#[test]
+fn wrong_type_is_reported_at_the_value() {
+    let src = "[functions.square]\npackage = \"square\"\nmemory = \"lots\"\n";
+    let all = issues(src);
+    assert_eq!(all[0].key, "functions.square.memory", "{all:?}");
+    assert_eq!(all[0].position, Some((3, 10)));
+}
+
+#[test]
+fn timeout_out_of_range() {
+    assert_issue(
+        &format!("{SQUARE}timeout = 0\n"),
+        "functions.square.timeout",
+        &["timeout must be 1..=900 seconds, got 0"],
+    );
+    assert_issue(
+        &format!("{SQUARE}timeout = 901\n"),
+        "functions.square.timeout",
+        &["got 901"],
+    );
+}
+
+#[test]
+fn memory_out_of_range() {
+    assert_issue(
+        &format!("{SQUARE}memory = 64\n"),
+        "functions.square.memory",
+        &["memory must be 128..=10240 MB, got 64"],
+    );
+}
+
+#[test]
+fn bad_architecture() {
+    assert_issue(
+        &format!("{SQUARE}architecture = \"amd64\"\n"),
+        "functions.square.architecture",
+        &["amd64", "x86_64", "arm64"],
+    );
+}
+
+#[test]
+fn bad_function_name() {
+    assert_issue(
+        "[functions.\"sq uare\"]\npackage = \"square\"\n",
+        "functions.\"sq uare\"",
+        &["contains ' '"],
+    );
+    let long = "f".repeat(65);
+    assert_issue(
+        &format!("[functions.{long}]\npackage = \"p\"\n"),
+        &format!("functions.{long}"),
+        &["1-64 characters"],
+    );
+}
+
+#[test]
+fn missing_package() {
+    assert_issue(
+        "[functions.square]\nmemory = 256\n",
+        "functions.square",
+        &["missing field `package`"],
+    );
+}
+
+#[test]
+fn undeclared_references_are_named() {
+    let src = format!(
+        "{SQUARE}[functions.square.environment]\nBUCKET = \"${{bucket.nope.name}}\"\nQUEUE = \"${{queue.missing.url}}\"\n"
+    );
+    let all = issues(&src);
+    assert_eq!(all.len(), 2, "{all:#?}");
+    assert_issue(
+        &src,
+        "functions.square.environment.BUCKET",
+        &["${bucket.nope.name}", "buckets.nope", "not declared"],
+    );
+    assert_issue(
+        &src,
+        "functions.square.environment.QUEUE",
+        &["${queue.missing.url}", "queues.missing"],
+    );
+}
+
+#[test]
+fn malformed_references() {
+    let cases = [
+        ("${bucket.images}", "is not a reference"),
+        ("${topic.x.arn}", "unknown resource kind `topic`"),
+        ("${bucket.images.url}", "unknown attribute `url`"),
+        ("${queue.q.arn", "unterminated reference"),
+    ];
+    for (value, fragment) in cases {
+        let src = format!(
+            "{SQUARE}[functions.square.environment]\nX1 = \"{value}\"\n[buckets.images]\n[queues.q]\n"
+        );
+        assert_issue(&src, "functions.square.environment.X1", &[fragment]);
+    }
+}
+
+#[test]
+fn references_resolve_inside_longer_text_and_escape() {
+    let v = EnvValue::parse("s3://${bucket.images.name}/out $${literal} $HOME").unwrap();
+    let resolved = v.resolve(&|r| Ok(format!("<{}>", r.name))).unwrap();
+    assert_eq!(resolved, "s3://<images>/out ${literal} $HOME");
+    let dotted = EnvValue::parse("${queue.jobs.fifo.url}").unwrap();
+    assert_eq!(dotted.references().next().unwrap().name, "jobs.fifo");
+    let err = v.resolve(&|_| Err("not deployed".into())).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "${bucket.images.name} cannot be resolved: not deployed"
+    );
+}
+
+#[test]
+fn reserved_and_malformed_env_names() {
+    assert_issue(
+        &format!("{SQUARE}environment = {{ AWS_REGION = \"eu\" }}\n"),
+        "functions.square.environment.AWS_REGION",
+        &["reserved"],
+    );
+    assert_issue(
+        &format!("{SQUARE}environment = {{ 1X = \"v\" }}\n"),
+        "functions.square.environment.1X",
+        &["must start with a letter"],
+    );
+}
+
+#[test]
+fn trigger_on_undeclared_queue() {
+    assert_issue(
+        &format!("{SQUARE}[[functions.square.sqs]]\nqueue = \"jobs\"\n"),
+        "functions.square.sqs[0].queue",
+        &["queue `jobs` is not declared"],
+    );
+}
+
+#[test]
+fn trigger_ranges() {
+    let src = format!(
+        "{SQUARE}[[functions.square.sqs]]\nqueue = \"q\"\nbatch_size = 0\nbatching_window = 301\n[queues.q]\n"
+    );
+    let all = issues(&src);
+    assert_eq!(all.len(), 2, "{all:#?}");
+    assert_issue(
+        &src,
+        "functions.square.sqs[0].batch_size",
+        &["batch_size must be 1..=10000, got 0"],
+    );
+    assert_issue(
+        &src,
+        "functions.square.sqs[0].batching_window",
+        &["0..=300 seconds, got 301"],
+    );
+}
+
+#[test]
+fn large_batches_need_a_batching_window() {
+    assert_issue(
+        &format!("{SQUARE}[[functions.square.sqs]]\nqueue = \"q\"\nbatch_size = 100\n[queues.q]\n"),
+        "functions.square.sqs[0].batching_window",
+        &["above 10", "at least 1 second"],
+    );
+}
+
+#[test]
+fn duplicate_trigger_on_one_queue() {
+    assert_issue(
+        &format!(
+            "{SQUARE}[[functions.square.sqs]]\nqueue = \"q\"\n[[functions.square.sqs]]\nqueue = \"q\"\n[queues.q]\n"
+        ),
+        "functions.square.sqs[1].queue",
+        &["already a trigger"],
+    );
+}
+
+#[test]
+fn fifo_trigger_batch_limit() {
+    assert_issue(
+        &format!(
+            "{SQUARE}[[functions.square.sqs]]\nqueue = \"q.fifo\"\nbatch_size = 20\nbatching_window = 5\n[queues.\"q.fifo\"]\n"
+        ),
+        "functions.square.sqs[0].batch_size",
+        &["FIFO", "1..=10"],
+    );
+}
+
+#[test]
+fn queue_ranges() {
+    let src = "[queues.q]\nvisibility_timeout = 43201\nmessage_retention = 59\n";
+    let all = issues(src);
+    assert_eq!(all.len(), 2, "{all:#?}");
+    assert_issue(
+        src,
+        "queues.q.visibility_timeout",
+        &["0..=43200 seconds, got 43201"],
+    );
+    assert_issue(
+        src,
+        "queues.q.message_retention",
+        &["60..=1209600 seconds, got 59"],
+    );
+}
+
+#[test]
+fn dead_letter_queue_must_be_declared() {
+    assert_issue(
+        "[queues.q]\ndead_letter = { queue = \"q-dlq\" }\n",
+        "queues.q.dead_letter.queue",
+        &["`q-dlq` is not declared", "[queues.q-dlq]"],
+    );
+}
+
+#[test]
+fn dead_letter_queue_cannot_be_itself_or_a_cycle() {
+    assert_issue(
+        "[queues.q]\ndead_letter = { queue = \"q\" }\n",
+        "queues.q.dead_letter.queue",
+        &["own dead-letter queue"],
+    );
+    let all = issues(
+        "[queues.a]\ndead_letter = { queue = \"b\" }\n[queues.b]\ndead_letter = { queue = \"a\" }\n",
+    );
+    assert!(
+        all.iter().any(|i| i.message.contains("cycle: a -> b -> a")),
+        "{all:#?}"
+    );
+}
+
+#[test]
+fn max_receive_count_range() {
+    assert_issue(
+        "[queues.q]\ndead_letter = { queue = \"d\", max_receive_count = 0 }\n[queues.d]\n",
+        "queues.q.dead_letter.max_receive_count",
+        &["1..=1000, got 0"],
+    );
+}
+
+#[test]
+fn fifo_name_mismatch_both_ways() {
+    assert_issue(
+        "[queues.jobs]\nfifo = true\n",
+        "queues.jobs.fifo",
+        &["FIFO mismatch", "must end in .fifo"],
+    );
+    assert_issue(
+        "[queues.\"jobs.fifo\"]\nfifo = false\n",
+        "queues.\"jobs.fifo\".fifo",
+        &["FIFO mismatch", "set fifo = true"],
+    );
+    let m = parse("[queues.\"jobs.fifo\"]\n").unwrap();
+    assert!(m.queues["jobs.fifo"].fifo, "a .fifo name implies fifo");
+}
+
+#[test]
+fn fifo_queue_with_standard_dead_letter_queue() {
+    assert_issue(
+        "[queues.\"jobs.fifo\"]\ndead_letter = { queue = \"dlq\" }\n[queues.dlq]\n",
+        "queues.\"jobs.fifo\".dead_letter.queue",
+        &["FIFO mismatch", "both must be FIFO"],
+    );
+}
+
+#[test]
+fn bad_queue_name() {
+    assert_issue(
+        "[queues.\"my queue\"]\n",
+        "queues.\"my queue\"",
+        &["contains ' '"],
+    );
+}
+
+#[test]
+fn bucket_name_rules() {
+    let bad = [
+        ("Images", "contains 'I'"),
+        ("ab", "3-63 characters"),
+        ("-images", "begin and end"),
+        ("a..b", "adjacent dots"),
+        ("192.168.0.1", "IP address"),
+        ("xn--abc", "reserved prefix"),
+        ("img_1", "contains '_'"),
+    ];
+    for (name, fragment) in bad {
+        assert_issue(
+            &format!("[buckets.images]\nname = \"{name}\"\n"),
+            "buckets.images.name",
+            &[fragment],
+        );
+    }
+    // Without `name` the key is the S3 name, and the message says how to choose another.
+    assert_issue(
+        "[buckets.Images]\n",
+        "buckets.Images",
+        &["contains 'I'", "set `name"],
+    );
+}
+
+#[test]
+fn two_buckets_with_one_s3_name() {
+    assert_issue(
+        "[buckets.a]\nname = \"shared-name\"\n[buckets.b]\nname = \"shared-name\"\n",
+        "buckets.b.name",
+        &["already used by buckets.a"],
+    );
+}
+
+#[test]
+fn cors_checks() {
+    let src = format!(
+        "{SQUARE}url = {{ auth = \"NONE\", cors = {{ allow_methods = [\"FETCH\"], max_age = 90000, allow_origins = [\"\"] }} }}\n"
+    );
+    let all = issues(&src);
+    assert_eq!(all.len(), 3, "{all:#?}");
+    assert_issue(&src, "functions.square.url.cors.allow_methods", &["FETCH"]);
+    assert_issue(&src, "functions.square.url.cors.max_age", &["0..=86400"]);
+    assert_issue(&src, "functions.square.url.cors.allow_origins", &["empty"]);
+}
+
+#[test]
+fn bad_url_auth() {
+    assert_issue(
+        &format!("{SQUARE}url = {{ auth = \"OPEN\" }}\n"),
+        "functions.square.url.auth",
+        &["OPEN", "NONE", "AWS_IAM"],
+    );
+}
+
+#[test]
+fn example_must_be_json_and_path_needs_a_url() {
+    assert_issue(
+        &format!("{SQUARE}example = '{{number: 6}}'\n"),
+        "functions.square.example",
+        &["must be JSON"],
+    );
+    assert_issue(
+        &format!("{SQUARE}example_path = \"/x\"\n"),
+        "functions.square.example_path",
+        &["only applies to a function URL"],
+    );
+    assert_issue(
+        &format!("{SQUARE}url = {{ auth = \"NONE\" }}\nexample_path = \"x\"\n"),
+        "functions.square.example_path",
+        &["must start with '/'"],
+    );
+}
+
+#[test]
+fn every_problem_is_collected_not_just_the_first() {
+    let src = "\
+[functions.a]
+package = \"a\"
+timeout = 0
+
+[functions.b]
+package = \"b\"
+colour = \"blue\"
+
+[functions.c]
+package = \"c\"
+environment = { Q = \"${queue.nope.url}\" }
+
+[queues.q]
+fifo = true
+
+[buckets.BAD]
+";
+    let all = issues(src);
+    let keys: Vec<&str> = all.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "functions.a.timeout",
+            "functions.b.colour",
+            "functions.c.environment.Q",
+            "queues.q.fifo",
+            "buckets.BAD"
+        ],
+        "{all:#?}"
+    );
+    // Sorted by position, each with its line.
+    assert_eq!(all[0].position.map(|p| p.0), Some(3));
+    assert_eq!(all[4].position.map(|p| p.0), Some(16));
+    let text = parse(src).unwrap_err().to_string();
+    assert!(
+        text.starts_with("/proj/lsk.toml is not valid (5 problems):"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "/proj/lsk.toml:3:11: functions.a.timeout: timeout must be 1..=900 seconds, got 0"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn find_walks_up_from_a_subdirectory() {
+    let dir = tempfile::tempdir().unwrap();
+    let nested = dir.path().join("lambdas/square/src");
+    std::fs::create_dir_all(&nested).unwrap();
+    std::fs::write(dir.path().join(FILE_NAME), SQUARE).unwrap();
+    assert_eq!(Manifest::find(&nested).unwrap(), dir.path().join(FILE_NAME));
+    let m = Manifest::load(&Manifest::find(&nested).unwrap()).unwrap();
+    assert_eq!(m.root(), dir.path());
+
+    let empty = tempfile::tempdir().unwrap();
+    let err = Manifest::find(empty.path()).unwrap_err();
+    assert!(err.to_string().contains("--manifest"), "{err}");
+}
+
+#[test]
+fn missing_file_is_a_read_error_naming_the_path() {
+    let err = Manifest::load(Path::new("/nonexistent/lsk.toml")).unwrap_err();
+    assert!(matches!(err, ManifestError::Read { .. }));
+    assert!(err.to_string().contains("/nonexistent/lsk.toml"), "{err}");
+}
+
+#[test]
+fn a_typo_does_not_hide_the_other_problems_of_the_same_entry() {
+    let src = "[functions.square]\npackage = \"square\"\ntimeout = 0\nmemroy = 256\nurl = { auth = \"NONE\", cors = { allow_origin = [\"*\"], max_age = -1 } }\n";
+    let all = issues(src);
+    let keys: Vec<&str> = all.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "functions.square.timeout",
+            "functions.square.memroy",
+            "functions.square.url.cors.allow_origin",
+            "functions.square.url.cors.max_age",
+        ],
+        "{all:#?}"
+    );
+}
+
+#[test]
+fn an_invalid_queue_still_takes_part_in_cross_checks() {
+    let all =
+        issues("[queues.\"jobs.fifo\"]\nfifo = false\ndead_letter = { queue = \"jobs-dlq\" }\n");
+    let keys: Vec<&str> = all.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "queues.\"jobs.fifo\".fifo",
+            "queues.\"jobs.fifo\".dead_letter.queue"
+        ],
+        "{all:#?}"
+    );
+}

@@ -1,0 +1,532 @@
+//! What `lsk up`, `deploy` and `status` print: every function, queue and bucket with lines that
+//! can be pasted as they are (`curl` for function URLs, `awslocal` for everything), as text or
+//! JSON.
+//!
+//! Function URLs are printed in two forms: `<id>.lambda-url.<region>.localhost:<port>` works with
+//! no DNS at all (curl resolves `*.localhost` to loopback), and the
+//! `....localhost.localstack.cloud` form LocalStack hands out needs public DNS.
+//!
+//! `awslocal` lines are for the AWS CLI v1 that `.lsk/venv` carries: v1 sends `--payload` as
+//! given. (AWS CLI v2 would also need `--cli-binary-format raw-in-base64-out`; v1 rejects it.)
+
+use serde::Serialize;
+
+/// A function URL in both printed forms.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UrlView {
+    /// As LocalStack returned it.
+    pub function_url: String,
+    /// The host label LocalStack routes on.
+    pub url_id: String,
+    pub auth: String,
+    /// `http://<id>.lambda-url.<region>.localhost:<port>/`: works offline.
+    pub offline: String,
+    /// `http://<id>.lambda-url.<region>.localhost.localstack.cloud:<port>/`: needs public DNS.
+    pub localstack_cloud: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TriggerView {
+    pub queue: String,
+    pub batch_size: Option<i32>,
+    pub report_batch_item_failures: bool,
+    pub state: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FunctionView {
+    pub name: String,
+    /// Active / Pending / Failed / Inactive, or `not deployed`.
+    pub state: String,
+    pub state_reason: Option<String>,
+    pub arn: Option<String>,
+    pub memory: Option<i32>,
+    pub timeout: Option<i32>,
+    pub code_sha256: Option<String>,
+    pub url: Option<UrlView>,
+    pub triggers: Vec<TriggerView>,
+    /// Ready-to-paste `curl` to the function URL (offline form), when there is one.
+    pub curl: Option<String>,
+    /// Ready-to-paste `awslocal lambda invoke`.
+    pub awslocal: String,
+    /// Payload used in both lines.
+    pub example: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueueView {
+    pub name: String,
+    pub url: Option<String>,
+    pub arn: Option<String>,
+    pub fifo: bool,
+    pub dead_letter: Option<String>,
+    pub max_receive_count: Option<i32>,
+    /// ApproximateNumberOfMessages
+    pub messages: Option<i64>,
+    /// ApproximateNumberOfMessagesNotVisible
+    pub in_flight: Option<i64>,
+    pub awslocal: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BucketView {
+    pub key: String,
+    pub name: String,
+    pub exists: bool,
+    pub objects: Option<u64>,
+    pub awslocal: String,
+}
+
+/// Everything printed about a stack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StackView {
+    pub endpoint: String,
+    pub region: String,
+    pub backend: Option<String>,
+    pub backend_reason: Option<String>,
+    pub pid: Option<u32>,
+    pub functions: Vec<FunctionView>,
+    pub queues: Vec<QueueView>,
+    pub buckets: Vec<BucketView>,
+    pub warnings: Vec<String>,
+}
+
+/// The host label of a function URL (`http://<id>.lambda-url.<region>...`).
+pub fn url_id(function_url: &str) -> Option<String> {
+    let host = function_url
+        .split_once("://")
+        .map_or(function_url, |(_, rest)| rest)
+        .split(['/', ':'])
+        .next()?;
+    let mut labels = host.split('.');
+    let id = labels.next()?;
+    (labels.next() == Some("lambda-url") && !id.is_empty()).then(|| id.to_owned())
+}
+
+/// Both printed forms of a function URL.
+pub fn url_view(function_url: &str, auth: &str, region: &str, port: u16) -> Option<UrlView> {
+    let id = url_id(function_url)?;
+    Some(UrlView {
+        function_url: function_url.to_owned(),
+        offline: format!("http://{id}.lambda-url.{region}.localhost:{port}/"),
+        localstack_cloud: format!(
+            "http://{id}.lambda-url.{region}.localhost.localstack.cloud:{port}/"
+        ),
+        url_id: id,
+        auth: auth.to_owned(),
+    })
+}
+
+/// Single-quotes `s` for a POSIX shell.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+".contains(c))
+    {
+        return s.to_owned();
+    }
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Single-quotes `s` even when it would not need it (URLs read better that way).
+pub fn quote_always(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// `curl` to a function URL: JSON POST of `payload` to `path`; signed for `AWS_IAM` URLs.
+pub fn curl_line(url: &UrlView, path: Option<&str>, payload: &str, region: &str) -> String {
+    let target = format!(
+        "{}{}",
+        url.offline,
+        path.unwrap_or("/").trim_start_matches('/')
+    );
+    let mut line = format!(
+        "curl -s -X POST {} -H 'content-type: application/json' -d {}",
+        quote_always(&target),
+        shell_quote(payload)
+    );
+    if url.auth == "AWS_IAM" {
+        line.push_str(&format!(
+            " --aws-sigv4 'aws:amz:{region}:lambda' --user test:test"
+        ));
+    }
+    line
+}
+
+/// `awslocal lambda invoke` that prints the function's answer (AWS CLI v1 syntax).
+pub fn awslocal_invoke_line(function: &str, payload: &str) -> String {
+    format!(
+        "awslocal lambda invoke --function-name {} --payload {} /dev/stdout",
+        shell_quote(function),
+        shell_quote(payload)
+    )
+}
+
+/// `awslocal sqs send-message` to a queue (FIFO queues need a group id).
+pub fn awslocal_send_line(queue_url: &str, body: &str, fifo: bool) -> String {
+    let mut line = format!(
+        "awslocal sqs send-message --queue-url {} --message-body {}",
+        quote_always(queue_url),
+        shell_quote(body)
+    );
+    if fifo {
+        line.push_str(" --message-group-id lsk --message-deduplication-id \"$(date +%s%N)\"");
+    }
+    line
+}
+
+/// `awslocal s3 ls` of a bucket.
+pub fn awslocal_ls_line(bucket: &str) -> String {
+    format!("awslocal s3 ls s3://{bucket}/")
+}
+
+fn header(view: &StackView) -> String {
+    let mut out = format!("LocalStack {}", view.endpoint);
+    let mut extra = Vec::new();
+    if let Some(b) = &view.backend {
+        extra.push(b.clone());
+    }
+    if let Some(pid) = view.pid {
+        extra.push(format!("pid {pid}"));
+    }
+    extra.push(format!("region {}", view.region));
+    out.push_str(&format!(" ({})\n", extra.join(", ")));
+    out.push_str(
+        "awslocal lines need `eval \"$(lsk env)\"` first (it puts .lsk/venv/bin on PATH and points awslocal here)\n",
+    );
+    out
+}
+
+fn row(out: &mut String, label: &str, value: &str) {
+    out.push_str(&format!("    {label:<15} {value}\n"));
+}
+
+/// The endpoint table printed after `up` and `deploy`, and by `status`.
+pub fn render_text(view: &StackView) -> String {
+    let mut out = header(view);
+    for w in &view.warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    if !view.functions.is_empty() {
+        out.push_str("\nFUNCTIONS\n");
+    }
+    for f in &view.functions {
+        let mut facts = vec![f.state.clone()];
+        if let Some(m) = f.memory {
+            facts.push(format!("{m} MB"));
+        }
+        if let Some(t) = f.timeout {
+            facts.push(format!("{t} s"));
+        }
+        out.push_str(&format!("  {}  {}\n", f.name, facts.join(", ")));
+        if let Some(reason) = &f.state_reason {
+            row(&mut out, "reason", reason);
+        }
+        if let Some(u) = &f.url {
+            row(&mut out, "url", &format!("{}  (works offline)", u.offline));
+            row(
+                &mut out,
+                "url (DNS)",
+                &format!("{}  (needs public DNS)", u.localstack_cloud),
+            );
+        }
+        if let Some(c) = &f.curl {
+            row(&mut out, "curl", c);
+        }
+        if f.state != "not deployed" {
+            row(&mut out, "awslocal", &f.awslocal);
+        }
+        for t in &f.triggers {
+            let mut what = vec![format!("batch {}", t.batch_size.unwrap_or(10))];
+            if t.report_batch_item_failures {
+                what.push("reports batch item failures".into());
+            }
+            if let Some(s) = &t.state {
+                what.push(s.clone());
+            }
+            row(
+                &mut out,
+                "sqs trigger",
+                &format!("{} ({})", t.queue, what.join(", ")),
+            );
+        }
+    }
+    if !view.queues.is_empty() {
+        out.push_str("\nQUEUES\n");
+    }
+    for q in &view.queues {
+        let mut facts = Vec::new();
+        match (q.messages, q.in_flight) {
+            (Some(m), Some(f)) => facts.push(format!("{m} waiting, {f} in flight")),
+            (Some(m), None) => facts.push(format!("{m} waiting")),
+            _ => {}
+        }
+        if q.url.is_none() {
+            facts.push("not deployed".into());
+        }
+        if let (Some(d), Some(n)) = (&q.dead_letter, q.max_receive_count) {
+            facts.push(format!("dead letters -> {d} after {n} receives"));
+        }
+        out.push_str(&format!("  {}  {}\n", q.name, facts.join(", ")));
+        if let Some(u) = &q.url {
+            row(&mut out, "url", u);
+        }
+        if let Some(a) = &q.awslocal {
+            row(&mut out, "awslocal", a);
+        }
+    }
+    if !view.buckets.is_empty() {
+        out.push_str("\nBUCKETS\n");
+    }
+    for b in &view.buckets {
+        let state = if !b.exists {
+            "not deployed".to_owned()
+        } else {
+            match b.objects {
+                Some(1) => "1 object".to_owned(),
+                Some(n) => format!("{n} objects"),
+                None => "exists".to_owned(),
+            }
+        };
+        let name = if b.key == b.name {
+            b.name.clone()
+        } else {
+            format!("{} ({})", b.key, b.name)
+        };
+        out.push_str(&format!("  {name}  {state}\n"));
+        if b.exists {
+            row(&mut out, "awslocal", &b.awslocal);
+        }
+    }
+    out
+}
+
+/// The same as JSON.
+pub fn render_json(view: &StackView) -> String {
+    serde_json::to_string_pretty(view).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+/// `lsk env`: shell lines that make `awslocal` and AWS SDKs use this LocalStack.
+pub fn env_lines(endpoint: &str, region: &str, venv_bin: &std::path::Path) -> String {
+    format!(
+        "export AWS_ENDPOINT_URL={endpoint}\n\
+         export AWS_ACCESS_KEY_ID={}\n\
+         export AWS_SECRET_ACCESS_KEY={}\n\
+         export AWS_DEFAULT_REGION={region}\n\
+         export AWS_REGION={region}\n\
+         export PATH={}:\"$PATH\"\n",
+        crate::aws::ACCESS_KEY_ID,
+        crate::aws::SECRET_ACCESS_KEY,
+        shell_quote(&venv_bin.display().to_string()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const URL: &str = "http://9e2fsnh951l3ts5ljyyo38si21fhr341.lambda-url.us-east-1.localhost.localstack.cloud:4566/";
+
+    fn square() -> FunctionView {
+        let url = url_view(URL, "NONE", "us-east-1", 4566).unwrap();
+        FunctionView {
+            name: "square".into(),
+            state: "Active".into(),
+            state_reason: None,
+            arn: Some("arn:aws:lambda:us-east-1:000000000000:function:square".into()),
+            memory: Some(128),
+            timeout: Some(3),
+            code_sha256: None,
+            curl: Some(curl_line(&url, None, r#"{"number": 6}"#, "us-east-1")),
+            url: Some(url),
+            triggers: vec![],
+            awslocal: awslocal_invoke_line("square", r#"{"number": 6}"#),
+            example: r#"{"number": 6}"#.into(),
+        }
+    }
+
+    fn view() -> StackView {
+        StackView {
+            endpoint: "http://127.0.0.1:4566".into(),
+            region: "us-east-1".into(),
+            backend: Some("native".into()),
+            backend_reason: None,
+            pid: Some(4242),
+            functions: vec![square()],
+            queues: vec![QueueView {
+                name: "image-requests".into(),
+                url: Some("http://sqs.us-east-1.localhost.localstack.cloud:4566/000000000000/image-requests".into()),
+                arn: Some("arn:aws:sqs:us-east-1:000000000000:image-requests".into()),
+                fifo: false,
+                dead_letter: Some("image-requests-dlq".into()),
+                max_receive_count: Some(3),
+                messages: Some(2),
+                in_flight: Some(1),
+                awslocal: Some(awslocal_send_line(
+                    "http://sqs.us-east-1.localhost.localstack.cloud:4566/000000000000/image-requests",
+                    r#"{"prompt": "a lighthouse"}"#,
+                    false,
+                )),
+            }],
+            buckets: vec![BucketView {
+                key: "images".into(),
+                name: "lsk-images".into(),
+                exists: true,
+                objects: Some(3),
+                awslocal: awslocal_ls_line("lsk-images"),
+            }],
+            warnings: vec![],
+        }
+    }
+
+    #[test]
+    fn url_id_and_both_forms() {
+        assert_eq!(
+            url_id(URL).as_deref(),
+            Some("9e2fsnh951l3ts5ljyyo38si21fhr341")
+        );
+        assert_eq!(url_id("http://127.0.0.1:4566/"), None);
+        let v = url_view(URL, "NONE", "us-east-1", 4567).unwrap();
+        assert_eq!(
+            v.offline,
+            "http://9e2fsnh951l3ts5ljyyo38si21fhr341.lambda-url.us-east-1.localhost:4567/"
+        );
+        assert_eq!(
+            v.localstack_cloud,
+            "http://9e2fsnh951l3ts5ljyyo38si21fhr341.lambda-url.us-east-1.localhost.localstack.cloud:4567/"
+        );
+    }
+
+    #[test]
+    fn curl_line_posts_json_to_the_offline_url() {
+        let v = url_view(URL, "NONE", "us-east-1", 4566).unwrap();
+        assert_eq!(
+            curl_line(&v, None, r#"{"number": 6}"#, "us-east-1"),
+            r#"curl -s -X POST 'http://9e2fsnh951l3ts5ljyyo38si21fhr341.lambda-url.us-east-1.localhost:4566/' -H 'content-type: application/json' -d '{"number": 6}'"#
+        );
+        assert_eq!(
+            curl_line(
+                &v,
+                Some("/generate-image"),
+                r#"{"prompt": "it's"}"#,
+                "us-east-1"
+            ),
+            r#"curl -s -X POST 'http://9e2fsnh951l3ts5ljyyo38si21fhr341.lambda-url.us-east-1.localhost:4566/generate-image' -H 'content-type: application/json' -d '{"prompt": "it'\''s"}'"#
+        );
+        let iam = url_view(URL, "AWS_IAM", "us-east-1", 4566).unwrap();
+        assert!(
+            curl_line(&iam, None, "{}", "us-east-1")
+                .ends_with("--aws-sigv4 'aws:amz:us-east-1:lambda' --user test:test")
+        );
+    }
+
+    #[test]
+    fn awslocal_lines_use_cli_v1_syntax() {
+        assert_eq!(
+            awslocal_invoke_line("square", r#"{"number": 6}"#),
+            r#"awslocal lambda invoke --function-name square --payload '{"number": 6}' /dev/stdout"#
+        );
+        assert!(!awslocal_invoke_line("square", "{}").contains("cli-binary-format"));
+        assert_eq!(
+            awslocal_send_line("http://q/000000000000/jobs", "hi there", false),
+            "awslocal sqs send-message --queue-url 'http://q/000000000000/jobs' --message-body 'hi there'"
+        );
+        assert!(awslocal_send_line("http://q/1/j.fifo", "x", true).contains("--message-group-id"));
+        assert_eq!(
+            awslocal_ls_line("lsk-images"),
+            "awslocal s3 ls s3://lsk-images/"
+        );
+    }
+
+    #[test]
+    fn shell_quoting_survives_a_round_trip_through_sh() {
+        for s in [r#"{"a": "it's"}"#, "plain", "", "$HOME `x`"] {
+            for quoted in [shell_quote(s), quote_always(s)] {
+                let out = std::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(format!("printf %s {quoted}"))
+                    .output()
+                    .unwrap();
+                assert_eq!(String::from_utf8_lossy(&out.stdout), s);
+            }
+        }
+    }
+
+    #[test]
+    fn text_table_lists_every_resource_with_its_lines() {
+        let text = render_text(&view());
+        assert!(
+            text.starts_with(
+                "LocalStack http://127.0.0.1:4566 (native, pid 4242, region us-east-1)"
+            ),
+            "{text}"
+        );
+        for needle in [
+            "  square  Active, 128 MB, 3 s",
+            "http://9e2fsnh951l3ts5ljyyo38si21fhr341.lambda-url.us-east-1.localhost:4566/  (works offline)",
+            ".localhost.localstack.cloud:4566/  (needs public DNS)",
+            "    curl            curl -s -X POST 'http://9e2fsnh951l3ts5ljyyo38si21fhr341.lambda-url.us-east-1.localhost:4566/'",
+            "    awslocal        awslocal lambda invoke --function-name square --payload '{\"number\": 6}' /dev/stdout",
+            "  image-requests  2 waiting, 1 in flight, dead letters -> image-requests-dlq after 3 receives",
+            "awslocal sqs send-message --queue-url 'http://sqs.us-east-1.localhost.localstack.cloud:4566/000000000000/image-requests'",
+            "  images (lsk-images)  3 objects",
+            "    awslocal        awslocal s3 ls s3://lsk-images/",
+            "eval \"$(lsk env)\"",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn undeployed_resources_say_so_and_print_no_dead_lines() {
+        let mut v = view();
+        v.functions[0].state = "not deployed".into();
+        v.functions[0].url = None;
+        v.functions[0].curl = None;
+        v.buckets[0].exists = false;
+        let text = render_text(&v);
+        assert!(text.contains("  square  not deployed"), "{text}");
+        assert!(!text.contains("awslocal lambda invoke"), "{text}");
+        assert!(
+            text.contains("  images (lsk-images)  not deployed"),
+            "{text}"
+        );
+        assert!(!text.contains("s3 ls"), "{text}");
+    }
+
+    #[test]
+    fn json_has_the_same_lines() {
+        let json: serde_json::Value = serde_json::from_str(&render_json(&view())).unwrap();
+        assert_eq!(json["functions"][0]["name"], "square");
+        assert_eq!(
+            json["functions"][0]["url"]["offline"],
+            "http://9e2fsnh951l3ts5ljyyo38si21fhr341.lambda-url.us-east-1.localhost:4566/"
+        );
+        assert!(
+            json["functions"][0]["curl"]
+                .as_str()
+                .unwrap()
+                .starts_with("curl -s -X POST")
+        );
+        assert_eq!(json["queues"][0]["messages"], 2);
+        assert_eq!(json["buckets"][0]["objects"], 3);
+    }
+
+    #[test]
+    fn env_lines_export_endpoint_credentials_and_path() {
+        let text = env_lines(
+            "http://127.0.0.1:4567",
+            "us-east-1",
+            std::path::Path::new("/ws/.lsk/venv/bin"),
+        );
+        assert_eq!(
+            text,
+            "export AWS_ENDPOINT_URL=http://127.0.0.1:4567\n\
+             export AWS_ACCESS_KEY_ID=test\n\
+             export AWS_SECRET_ACCESS_KEY=test\n\
+             export AWS_DEFAULT_REGION=us-east-1\n\
+             export AWS_REGION=us-east-1\n\
+             export PATH=/ws/.lsk/venv/bin:\"$PATH\"\n"
+        );
+    }
+}

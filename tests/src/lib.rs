@@ -1,0 +1,217 @@
+//! Shared setup for the end-to-end tests: one LocalStack per test binary, deployed once.
+//!
+//! The first test that asks for a [`Kit`] starts LocalStack (through the harness library, as a
+//! user's own tests would) and deploys a manifest; the others reuse it. Teardown needs no
+//! hook: on the native backend LocalStack is attached to this process through a stdin pipe,
+//! so when the test binary exits, however it exits, LocalStack and every Lambda process it
+//! started stop by themselves.
+//!
+//! Each test talks to LocalStack with clients made in its own tokio runtime
+//! ([`Kit::deployed`]): SDK clients hold connection pools tied to the runtime that made them.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use lsk::{BackendChoice, BackendKind, Deployed, HttpReply, LocalStack, Stack, StartOptions};
+
+/// The workspace root (holds `lsk.toml`, `localstack/`, `.lsk/`).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// What a test binary deploys and how LocalStack is chosen.
+pub struct Spec {
+    /// Names the state dir (`target/lsk-e2e/<name>`), so binaries running at once never share one.
+    pub name: &'static str,
+    pub stack: Stack,
+    pub backend: BackendChoice,
+    /// Extra LocalStack settings on the native backend.
+    pub native_env: Vec<(String, String)>,
+}
+
+impl Spec {
+    /// The examples' own `lsk.toml`, on the backend `auto` picks (an endpoint in the
+    /// environment, else Docker if a daemon answers, else native).
+    pub fn examples() -> Spec {
+        Spec {
+            name: "examples",
+            stack: Stack::load(root().join("lsk.toml")).expect("lsk.toml loads"),
+            backend: BackendChoice::Auto,
+            native_env: Vec::new(),
+        }
+    }
+
+    /// A manifest given as text, rooted at the workspace (as if it were `<root>/<name>.lsk.toml`).
+    pub fn inline(name: &'static str, manifest: &str, backend: BackendChoice) -> Spec {
+        let path = root().join(format!("{name}.lsk.toml"));
+        let manifest = lsk::Manifest::parse(manifest, &path)
+            .unwrap_or_else(|e| panic!("test manifest {name} is invalid: {e}"));
+        Spec {
+            name,
+            stack: Stack::from_manifest(manifest),
+            backend,
+            native_env: Vec::new(),
+        }
+    }
+}
+
+/// A LocalStack with a stack deployed into it, shared by the tests of one binary.
+pub struct Kit {
+    pub endpoint: String,
+    pub region: String,
+    pub backend: BackendKind,
+    /// Why the backend was picked, as the harness said it.
+    pub reason: String,
+    /// LocalStack's process id when this binary started it (native).
+    pub pid: Option<u32>,
+    pub state_dir: PathBuf,
+    pub stack: Stack,
+    /// Keeps LocalStack (and its lifeline) alive for the life of the test binary.
+    _localstack: Mutex<LocalStack>,
+}
+
+impl Kit {
+    /// The kit in `cell`, started and deployed from `spec()` on first use.
+    ///
+    /// Panics with the harness's own error (what a user would have seen) when it cannot start.
+    pub fn shared(
+        cell: &'static OnceLock<Result<Kit, String>>,
+        spec: fn() -> Spec,
+    ) -> &'static Kit {
+        let kit = cell.get_or_init(|| {
+            // Its own thread and runtime: the caller may be inside a test's runtime, and the
+            // start must not depend on that runtime living on.
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+                rt.block_on(start(spec()))
+            })
+            .join()
+            .unwrap_or_else(|_| Err("starting the kit panicked".into()))
+        });
+        match kit {
+            Ok(kit) => kit,
+            Err(e) => panic!("could not start LocalStack and deploy:\n{e}"),
+        }
+    }
+
+    /// Handles on what is deployed, with clients bound to the calling test's runtime.
+    pub async fn deployed(&self) -> Deployed {
+        let ls = LocalStack::attach(&self.endpoint, &self.region)
+            .await
+            .unwrap_or_else(|e| panic!("LocalStack at {} stopped answering: {e}", self.endpoint));
+        self.stack
+            .observe(&ls)
+            .await
+            .unwrap_or_else(|e| panic!("could not read the deployed stack: {e}"))
+    }
+
+    /// SDK configuration for this LocalStack (static test credentials, path-style S3).
+    pub fn sdk(&self) -> aws_config::SdkConfig {
+        lsk::aws::sdk_config(&self.endpoint, &self.region)
+    }
+
+    /// Environment for the real command-line clients (`awslocal`, `aws`) against this LocalStack.
+    pub fn cli_env(&self) -> Vec<(String, String)> {
+        let path = format!(
+            "{}:{}",
+            lsk::stack::venv_bin(&root()).display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        vec![
+            ("PATH".into(), path),
+            ("AWS_ENDPOINT_URL".into(), self.endpoint.clone()),
+            ("LOCALSTACK_ENDPOINT".into(), self.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID".into(), "test".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "test".into()),
+            ("AWS_DEFAULT_REGION".into(), self.region.clone()),
+            ("AWS_REGION".into(), self.region.clone()),
+        ]
+    }
+}
+
+async fn start(spec: Spec) -> Result<Kit, String> {
+    let root = root();
+    let state_dir = root.join("target").join("lsk-e2e").join(spec.name);
+    let mut opts = StartOptions::new(&root)
+        .port(0)
+        .native_env(spec.native_env)
+        .progress(lsk::Progress::plain());
+    opts.state_dir = state_dir.clone();
+    let ls = LocalStack::start(spec.backend, opts).await.map_err(|e| {
+        format!(
+            "{e}{}",
+            e.hint().map(|h| format!("\nhint: {h}")).unwrap_or_default()
+        )
+    })?;
+    spec.stack
+        .deploy(&ls)
+        .await
+        .map_err(|e| format!("deploying {} failed: {e}", spec.name))?;
+    Ok(Kit {
+        endpoint: ls.endpoint().to_owned(),
+        region: ls.region().to_owned(),
+        backend: ls.backend(),
+        reason: ls.reason().to_owned(),
+        pid: ls.pid(),
+        state_dir,
+        stack: spec.stack,
+        _localstack: Mutex::new(ls),
+    })
+}
+
+/// What a user would have seen from an HTTP call, for assertion messages.
+pub fn seen(method: &str, url: &str, reply: &HttpReply) -> String {
+    let body = reply.text();
+    let body = if body.len() > 600 {
+        format!("{}... ({} bytes)", &body[..600], reply.body.len())
+    } else {
+        body
+    };
+    format!("{method} {url} -> HTTP {}: {body}", reply.status)
+}
+
+/// A header of a reply, case-insensitively.
+pub fn header<'a>(reply: &'a HttpReply, name: &str) -> Option<&'a str> {
+    reply
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Polls `check` until it returns Some or `timeout` passes; the error names what was awaited.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return Ok(v);
+        }
+        if start.elapsed() > timeout {
+            return Err(format!("timed out after {timeout:?} waiting for {what}"));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// A short random-enough tag so repeated runs never collide on names or content-addressed keys.
+pub fn nonce() -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{:x}{:x}", t, std::process::id())
+}
+
+/// Says, on the real stderr (not captured by the test harness), that a test was skipped and why.
+pub fn skip(test: &str, why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}

@@ -1,0 +1,456 @@
+//! The examples as a user meets them: `lsk.toml` deployed into LocalStack, then `square` and
+//! `image-generator` called by SDK invoke, over their function URLs, through the SQS queue, and
+//! with the real `curl` and `awslocal` lines the kit prints.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use lsk::{BackendKind, InvokeMode};
+use lsk_e2e::{Kit, Spec, eventually, header, nonce, seen};
+use serde_json::{Value, json};
+
+static KIT: OnceLock<Result<Kit, String>> = OnceLock::new();
+
+fn kit() -> &'static Kit {
+    Kit::shared(&KIT, Spec::examples)
+}
+
+fn stub_key(prompt: &str, width: Option<i64>, height: Option<i64>) -> String {
+    let mut req = image_generator::GenerateRequest::new(prompt);
+    req.width = width;
+    req.height = height;
+    let spec = req.validate().expect("a valid request");
+    image_generator::key::image_key(&spec, "stub-v1")
+}
+
+fn png_size(bytes: &[u8]) -> (u32, u32) {
+    let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    let reader = decoder
+        .read_info()
+        .unwrap_or_else(|e| panic!("not a PNG ({} bytes): {e}", bytes.len()));
+    let info = reader.info();
+    (info.width, info.height)
+}
+
+// ---------------------------------------------------------------------------------------------
+// square
+
+#[tokio::test]
+async fn square_by_direct_invoke_is_exact_over_the_whole_i64_range() {
+    let deployed = kit().deployed().await;
+    let square = deployed.function("square").unwrap();
+    let cases = [
+        (json!({"number": 6}), "36"),
+        (json!({"number": -7}), "49"),
+        (json!({"number": 0}), "0"),
+        (json!({"number": 1.5}), "2.25"),
+        (
+            json!({"number": i64::MAX}),
+            "85070591730234615847396907784232501249",
+        ),
+        (
+            json!({"number": i64::MIN}),
+            "85070591730234615865843651857942052864",
+        ),
+    ];
+    for (payload, expected) in cases {
+        let inv = square
+            .invoke_raw(payload.to_string().as_bytes(), InvokeMode::Sync)
+            .await
+            .unwrap();
+        assert!(
+            inv.function_error.is_none(),
+            "invoke square {payload} failed: {}",
+            inv.payload
+        );
+        // Compared as text: a JSON parser would round 128-bit integers to floats.
+        assert_eq!(
+            inv.payload,
+            format!("{{\"result\":{expected}}}"),
+            "invoke square {payload}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn square_rejects_bad_input_by_invoke_with_invalid_input_errors() {
+    let deployed = kit().deployed().await;
+    let square = deployed.function("square").unwrap();
+    let bad: [&[u8]; 6] = [
+        br#"{}"#,
+        br#"{"number": "six"}"#,
+        br#"{"number": null}"#,
+        br#"{"number": 1e200}"#,
+        br#"{"numbr": 6}"#,
+        br#"[6]"#,
+    ];
+    for payload in bad {
+        let inv = square.invoke_raw(payload, InvokeMode::Sync).await.unwrap();
+        let shown = String::from_utf8_lossy(payload);
+        let failure = inv
+            .failure()
+            .unwrap_or_else(|| panic!("invoke square {shown} succeeded with {}", inv.payload));
+        assert_eq!(
+            failure.error_type, "InvalidInput",
+            "invoke square {shown}: {}",
+            inv.payload
+        );
+        assert!(
+            failure.message.contains("number"),
+            "the message should say what was wrong with `number`: {}",
+            failure.message
+        );
+    }
+}
+
+#[tokio::test]
+async fn square_over_its_function_url() {
+    let deployed = kit().deployed().await;
+    let square = deployed.function("square").unwrap();
+    let url = square.url().expect("square has a function URL").to_owned();
+
+    let reply = square.post_json("/", &json!({"number": 6})).await.unwrap();
+    assert_eq!(reply.status, 200, "{}", seen("POST", &url, &reply));
+    assert_eq!(
+        reply.text(),
+        r#"{"result":36}"#,
+        "{}",
+        seen("POST", &url, &reply)
+    );
+    assert_eq!(header(&reply, "content-type"), Some("application/json"));
+
+    let get = square
+        .call_url("GET", "/?number=6", None, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        get.status,
+        200,
+        "{}",
+        seen("GET", &format!("{url}?number=6"), &get)
+    );
+    assert_eq!(get.text(), r#"{"result":36}"#);
+
+    let bad_bodies: [&[u8]; 5] = [
+        b"",
+        b"not json",
+        br#"{"number": "x"}"#,
+        br#"{"number": NaN}"#,
+        br#"{}"#,
+    ];
+    for body in bad_bodies {
+        let reply = square
+            .call_url("POST", "/", Some(body.to_vec()), Some("application/json"))
+            .await
+            .unwrap();
+        let what = seen("POST", &url, &reply);
+        assert_eq!(reply.status, 400, "{what}");
+        let err: Value = reply
+            .json()
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {what}"));
+        assert!(
+            err["error"].as_str().is_some_and(|m| !m.is_empty()),
+            "{what}"
+        );
+    }
+    let put = square.call_url("PUT", "/", None, None).await.unwrap();
+    assert_eq!(put.status, 405, "{}", seen("PUT", &url, &put));
+}
+
+#[tokio::test]
+async fn the_printed_curl_and_awslocal_lines_work_as_printed() {
+    let kit = kit();
+    let deployed = kit.deployed().await;
+    let view = deployed.function("square").unwrap().view().clone();
+    let env = kit.cli_env();
+    let dir = tempfile::tempdir().unwrap();
+
+    let curl = view.curl.clone().expect("square's URL gets a curl line");
+    let out = Command::new("bash")
+        .args(["-c", &curl])
+        .envs(env.clone())
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.trim() == r#"{"result":36}"#,
+        "the printed line `{curl}` gave {} / {stdout} / {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The user's own invocation, as in the README.
+    let out_file = dir.path().join("out.json");
+    let out = Command::new("awslocal")
+        .args([
+            "lambda",
+            "invoke",
+            "--function-name",
+            "square",
+            "--payload",
+            r#"{"number": 6}"#,
+        ])
+        .arg(&out_file)
+        .envs(env.clone())
+        .output()
+        .expect("awslocal is in .lsk/venv/bin (installed by localstack/install.sh)");
+    assert!(
+        out.status.success(),
+        "awslocal lambda invoke failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer = std::fs::read_to_string(&out_file).unwrap();
+    assert_eq!(answer, r#"{"result":36}"#, "awslocal wrote {answer}");
+
+    // The printed awslocal line writes to /dev/stdout: run it as printed, through a pipe.
+    let out = Command::new("bash")
+        .args(["-c", &format!("{} | cat", view.awslocal)])
+        .envs(env)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(r#"{"result":36}"#),
+        "the printed line `{}` gave {stdout} / {}",
+        view.awslocal,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// image-generator
+
+#[tokio::test]
+async fn image_generator_over_its_url_stores_a_png_and_serves_it_back() {
+    let deployed = kit().deployed().await;
+    let gen_fn = deployed.function("image-generator").unwrap();
+    let bucket = deployed.bucket("images").unwrap();
+    let url = format!("{}generate-image", gen_fn.url().unwrap());
+    let prompt = format!("a couch on the moon {}", nonce());
+
+    let reply = gen_fn
+        .post_json(
+            "/generate-image",
+            &json!({"prompt": prompt, "width": 320, "height": 200}),
+        )
+        .await
+        .unwrap();
+    let what = seen("POST", &url, &reply);
+    assert_eq!(reply.status, 201, "{what}");
+    let created: Value = reply.json().unwrap();
+    let key = created["key"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no key in {what}"));
+    assert_eq!(
+        key,
+        stub_key(&prompt, Some(320), Some(200)),
+        "content-addressed key: {what}"
+    );
+    assert_eq!(created["bucket"], bucket.name());
+    assert_eq!(created["uri"], format!("s3://{}/{key}", bucket.name()));
+    assert_eq!(created["content_type"], "image/png");
+    assert_eq!(
+        (created["width"].as_u64(), created["height"].as_u64()),
+        (Some(320), Some(200))
+    );
+
+    let stored = bucket.get(key).await.unwrap();
+    assert_eq!(png_size(&stored), (320, 200), "the object in S3");
+    assert_eq!(created["bytes"].as_u64(), Some(stored.len() as u64));
+
+    let path = format!("/{key}");
+    let got = gen_fn.call_url("GET", &path, None, None).await.unwrap();
+    let what = seen("GET", &format!("{}{key}", gen_fn.url().unwrap()), &got);
+    assert_eq!(got.status, 200, "{what}");
+    assert_eq!(header(&got, "content-type"), Some("image/png"), "{what}");
+    assert_eq!(
+        got.body, stored,
+        "GET returns the stored bytes (curl -o out.png)"
+    );
+
+    // Same request again: same key, no duplicate object.
+    let again = gen_fn
+        .post_json(
+            "/generate-image",
+            &json!({"prompt": prompt, "width": 320, "height": 200}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.json().unwrap()["key"], key);
+}
+
+#[tokio::test]
+async fn image_generator_url_errors_say_what_is_wrong() {
+    let deployed = kit().deployed().await;
+    let gen_fn = deployed.function("image-generator").unwrap();
+    let base = gen_fn.url().unwrap().to_owned();
+    let cases: [(&str, &str, Option<&[u8]>, u16); 7] = [
+        ("POST", "/generate-image", Some(br#"{"prompt": ""}"#), 400),
+        (
+            "POST",
+            "/generate-image",
+            Some(br#"{"prompt": "x", "width": 5}"#),
+            400,
+        ),
+        ("POST", "/generate-image", Some(b"{not json"), 400),
+        (
+            "POST",
+            "/generate-image",
+            Some(br#"{"prompt": "x", "colour": "red"}"#),
+            400,
+        ),
+        ("GET", "/generate-image", None, 405),
+        ("GET", "/nowhere", None, 404),
+        (
+            "GET",
+            "/images/0000000000000000000000000000000000000000000000000000000000000000.png",
+            None,
+            404,
+        ),
+    ];
+    for (method, path, body, status) in cases {
+        let reply = gen_fn
+            .call_url(
+                method,
+                path,
+                body.map(<[u8]>::to_vec),
+                Some("application/json"),
+            )
+            .await
+            .unwrap();
+        let what = seen(
+            method,
+            &format!("{base}{}", path.trim_start_matches('/')),
+            &reply,
+        );
+        assert_eq!(reply.status, status, "{what}");
+        let err: Value = reply
+            .json()
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {what}"));
+        assert!(err["error"].as_str().is_some_and(|m| m.len() > 5), "{what}");
+    }
+}
+
+#[tokio::test]
+async fn sqs_prompts_become_images_and_poison_messages_reach_the_dlq() {
+    let deployed = kit().deployed().await;
+    let queue = deployed.queue("image-requests").unwrap();
+    let dlq = deployed.queue("image-requests-dlq").unwrap();
+    let bucket = deployed.bucket("images").unwrap();
+    let run = nonce();
+
+    let prompts: Vec<String> = (0..20)
+        .map(|i| format!("queued picture {i} of run {run}"))
+        .collect();
+    let poison = [
+        format!("poison {run}: not json"),
+        format!(r#"{{"prompt": "", "run": "{run}"}}"#),
+        format!(r#"{{"prompt": "too wide {run}", "width": 99999}}"#),
+    ];
+    for p in &prompts {
+        queue.send(&json!({"prompt": p}).to_string()).await.unwrap();
+    }
+    for p in &poison {
+        queue.send(p).await.unwrap();
+    }
+    let expected: BTreeSet<String> = prompts.iter().map(|p| stub_key(p, None, None)).collect();
+
+    let stored = eventually("20 images in S3", Duration::from_secs(120), || async {
+        let keys: BTreeSet<String> = bucket.keys().await.ok()?.into_iter().collect();
+        expected.is_subset(&keys).then_some(keys)
+    })
+    .await;
+    let stored = match stored {
+        Ok(keys) => keys,
+        Err(e) => panic!("{e}; queue depth {:?}", queue.depth().await.ok()),
+    };
+    assert_eq!(expected.len(), 20, "distinct prompts give distinct keys");
+    for key in &expected {
+        let png = bucket.get(key).await.unwrap();
+        assert_eq!(png_size(&png), (512, 512), "{key}");
+    }
+    assert!(stored.is_superset(&expected));
+
+    // After 3 receives each (2 s visibility timeout), the three poison messages sit in the DLQ.
+    let dead = eventually(
+        "3 messages in image-requests-dlq",
+        Duration::from_secs(120),
+        || async {
+            let (visible, _) = dlq.depth().await.ok()?;
+            (visible >= 3).then_some(())
+        },
+    )
+    .await;
+    if let Err(e) = dead {
+        panic!(
+            "{e}; main queue depth {:?}, dlq depth {:?}",
+            queue.depth().await.ok(),
+            dlq.depth().await.ok()
+        );
+    }
+    let bodies: BTreeSet<String> = dlq
+        .receive(10, Duration::from_secs(2))
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    let poison: BTreeSet<String> = poison.into_iter().collect();
+    assert_eq!(
+        bodies, poison,
+        "exactly the poison messages are dead-lettered"
+    );
+    let drained = eventually(
+        "image-requests to drain",
+        Duration::from_secs(30),
+        || async {
+            let (visible, in_flight) = queue.depth().await.ok()?;
+            (visible == 0 && in_flight == 0).then_some(())
+        },
+    )
+    .await;
+    assert!(
+        drained.is_ok(),
+        "nothing may be left on image-requests: {:?}",
+        queue.depth().await.ok()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// which backend ran
+
+#[tokio::test]
+async fn the_backend_is_reported_and_native_uses_the_process_executor() {
+    let kit = kit();
+    eprintln!("backend: {} ({})", kit.backend.as_str(), kit.reason);
+    if kit.backend != BackendKind::Native {
+        lsk_e2e::skip(
+            "process executor check",
+            &format!("backend is {} ({})", kit.backend.as_str(), kit.reason),
+        );
+        return;
+    }
+    let pid = kit
+        .pid
+        .expect("native LocalStack started by this test binary has a pid");
+    // Make sure an environment exists, then find its init under LocalStack in the process table.
+    let deployed = kit.deployed().await;
+    deployed
+        .function("square")
+        .unwrap()
+        .invoke(&json!({"number": 2}))
+        .await
+        .unwrap();
+    let inits = lsk::backend::native::descendants_named(pid, "lsk-init");
+    assert!(
+        !inits.is_empty(),
+        "LocalStack (pid {pid}) should run square through lsk-init processes; LocalStack's log: {}",
+        kit.state_dir.join("localstack.log").display()
+    );
+    let log = std::fs::read_to_string(kit.state_dir.join("localstack.log")).unwrap_or_default();
+    assert!(
+        !log.contains("Falling back to \"docker\""),
+        "LocalStack fell back to the docker executor: {log}"
+    );
+}
