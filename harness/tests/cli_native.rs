@@ -234,7 +234,7 @@ fn a_broken_manifest_exits_non_zero_naming_the_file_and_key() {
     let manifest = dir.path().join("lsk.toml");
     std::fs::write(
         &manifest,
-        "[functions.square]\npackage = \"square\"\ntimeout = 0\n\n[functions.square.url]\nauth = \"PUBLIC\"\n",
+        "[functions.square]\npackage = \"square\"\ntimeout = 0\n\n[[functions.square.sqs]]\nqueue = \"nowhere\"\n",
     )
     .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_lsk"))
@@ -256,8 +256,8 @@ fn a_broken_manifest_exits_non_zero_naming_the_file_and_key() {
         "names the key: {err}"
     );
     assert!(
-        err.contains("functions.square.url.auth"),
-        "reports every error: {err}"
+        err.contains("functions.square.sqs[0].queue") && err.contains("nowhere"),
+        "reports every error, the undeclared queue too: {err}"
     );
     assert!(!dir.path().join("state").exists(), "nothing was started");
 }

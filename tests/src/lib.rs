@@ -165,11 +165,12 @@ async fn start(spec: Spec) -> Result<Kit, String> {
 
 /// What a user would have seen from an HTTP call, for assertion messages.
 pub fn seen(method: &str, url: &str, reply: &HttpReply) -> String {
-    let body = reply.text();
-    let body = if body.len() > 600 {
-        format!("{}... ({} bytes)", &body[..600], reply.body.len())
+    let text = reply.text();
+    let body = if text.chars().count() > 600 {
+        let head: String = text.chars().take(600).collect();
+        format!("{head}... ({} bytes)", reply.body.len())
     } else {
-        body
+        text
     };
     format!("{method} {url} -> HTTP {}: {body}", reply.status)
 }

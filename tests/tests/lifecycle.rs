@@ -37,10 +37,8 @@ async fn private_localstack(name: &'static str) -> (LocalStack, lsk::Deployed) {
 /// Two environments busy at once, so there are two inits and two bootstraps to account for.
 async fn warm_two_environments(deployed: &lsk::Deployed) {
     let probe = deployed.function("probe").unwrap();
-    let (a, b) = tokio::join!(
-        probe.invoke(&json!({"action": "sleep", "ms": 800})),
-        probe.invoke(&json!({"action": "sleep", "ms": 800})),
-    );
+    let sleep = json!({"action": "sleep", "ms": 800});
+    let (a, b) = tokio::join!(probe.invoke(&sleep), probe.invoke(&sleep));
     a.unwrap();
     b.unwrap();
 }
@@ -151,7 +149,7 @@ fn host_credentials_never_reach_function_code() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line = stdout
         .lines()
-        .find_map(|l| l.strip_prefix("ISOLATION-RESULT "))
+        .find_map(|l| l.split_once("ISOLATION-RESULT ").map(|(_, json)| json))
         .unwrap_or_else(|| {
             panic!(
                 "the child test did not report (status {}):\n{stdout}\n{}",

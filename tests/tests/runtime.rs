@@ -304,7 +304,8 @@ async fn a_bootstrap_that_fails_during_init_gives_an_error_not_a_hang() {
 async fn ten_concurrent_invokes_run_in_several_environments() {
     let deployed = kit().deployed().await;
     let probe = deployed.function("probe-slow").unwrap();
-    let calls = (0..10).map(|_| probe.invoke(&json!({"action": "sleep", "ms": 1000})));
+    let sleep = json!({"action": "sleep", "ms": 1000});
+    let calls = (0..10).map(|_| probe.invoke(&sleep));
     let answers = futures::future::join_all(calls).await;
     let mut pids = BTreeSet::new();
     for a in answers {

@@ -192,10 +192,13 @@ pub async fn perform(action: Action) -> Result<Value, ProbeError> {
 /// back as an HTTP response, so tests can drive the probe with a plain HTTP client too.
 pub async fn handle(event: LambdaEvent<Value>) -> Result<Value, ProbeError> {
     match url_body(&event.payload) {
-        Some(body) => Ok(url_response(match parse(&body?) {
-            Ok(action) => perform(action).await,
-            Err(e) => Err(e),
-        })),
+        Some(body) => {
+            let action = body.and_then(|b| parse(&b));
+            Ok(url_response(match action {
+                Ok(action) => perform(action).await,
+                Err(e) => Err(e),
+            }))
+        }
         None => perform(parse(&event.payload)?).await,
     }
 }
