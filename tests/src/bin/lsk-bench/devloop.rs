@@ -1,0 +1,463 @@
+//! The developer loop, timed as a developer runs it: the release `lsk` CLI as a subprocess doing
+//! `up`, `deploy` (nothing changed, then one function's code changed) and `down`.
+//!
+//! `lsk` keeps LocalStack's state in `<manifest dir>/.lsk/state` and offers no flag to move it,
+//! so the loop runs in a copy of the workspace's deployable part under `<target>/bench/devloop`
+//! (the functions' crates, `lsk-init`, the LocalStack installer and plugin, `lsk.toml`; the
+//! Python venv is a symlink to the project's). That keeps the user's `.lsk/state` and a
+//! LocalStack they may run untouched, gives the code edit a copy of its own to change, and has
+//! its own cargo target dir so it never replaces binaries in the project's.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+use crate::procs::MARKER;
+
+/// The first `lsk up` in the copy compiles the functions and lsk-init from scratch.
+const PRIME_TIMEOUT: Duration = Duration::from_secs(45 * 60);
+const STEP_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+const BUILD_CLI_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// Variables that would point the CLI at another LocalStack or manifest.
+const CLEARED_ENV: &[&str] = &[
+    "LOCALSTACK_ENDPOINT",
+    "AWS_ENDPOINT_URL",
+    "LSK_BACKEND",
+    "LSK_PORT",
+    "LSK_MANIFEST",
+    "LSK_REGION",
+    "LSK_BUILD_TARGET",
+    "CARGO_BUILD_TARGET_DIR",
+];
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// Builds the release `lsk` CLI in the project and returns its path.
+pub async fn build_cli(root: &Path, bench_dir: &Path) -> Result<PathBuf> {
+    let args = [
+        "build",
+        "--release",
+        "-p",
+        "lsk",
+        "--bin",
+        "lsk",
+        "--message-format=json-render-diagnostics",
+    ];
+    let mut child = Command::new(cargo())
+        .args(args)
+        .current_dir(root)
+        .env(MARKER, bench_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .context("running cargo build -p lsk")?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow!("cargo's stdout was not captured"))?;
+    let read = async {
+        let mut exe = None;
+        let mut lines = BufReader::new(stdout).lines();
+        while let Some(line) = lines.next_line().await? {
+            let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if msg["reason"] == "compiler-artifact"
+                && msg["target"]["name"] == "lsk"
+                && msg["target"]["kind"]
+                    .as_array()
+                    .is_some_and(|k| k.iter().any(|k| k == "bin"))
+                && let Some(path) = msg["executable"].as_str()
+            {
+                exe = Some(PathBuf::from(path));
+            }
+        }
+        let status = child.wait().await?;
+        Ok::<_, anyhow::Error>((status, exe))
+    };
+    let (status, exe) = tokio::time::timeout(BUILD_CLI_TIMEOUT, read)
+        .await
+        .map_err(|_| anyhow!("cargo build -p lsk --release took longer than {BUILD_CLI_TIMEOUT:?}"))??;
+    if !status.success() {
+        bail!("`cargo {}` failed ({status})", args.join(" "));
+    }
+    exe.filter(|p| p.is_file())
+        .ok_or_else(|| anyhow!("cargo built lsk but reported no executable"))
+}
+
+/// Package name -> crate directory, from `cargo metadata`.
+async fn package_dirs(root: &Path) -> Result<BTreeMap<String, PathBuf>> {
+    let out = Command::new(cargo())
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .context("running cargo metadata")?;
+    if !out.status.success() {
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let mut dirs = BTreeMap::new();
+    for p in meta["packages"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
+        if let (Some(name), Some(manifest)) = (p["name"].as_str(), p["manifest_path"].as_str())
+            && let Some(dir) = Path::new(manifest).parent()
+        {
+            dirs.insert(name.to_owned(), dir.to_path_buf());
+        }
+    }
+    Ok(dirs)
+}
+
+/// Writes `bytes` to `path` unless it already holds them (unchanged files keep their mtime, so
+/// cargo stays fresh between runs).
+fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
+    if fs::read(path).is_ok_and(|old| old == bytes) {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+fn skipped_name(name: &str) -> bool {
+    matches!(name, "target" | "build" | "__pycache__" | ".git") || name.ends_with(".egg-info")
+}
+
+/// Makes `to` a copy of `from` (files only written when they differ; files `from` no longer
+/// has are removed).
+fn sync_dir(from: &Path, to: &Path) -> Result<()> {
+    fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
+    let mut keep = std::collections::HashSet::new();
+    for entry in fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if skipped_name(&name.to_string_lossy()) {
+            continue;
+        }
+        keep.insert(name.clone());
+        let (src, dst) = (entry.path(), to.join(&name));
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            sync_dir(&src, &dst)?;
+        } else if kind.is_file() {
+            let bytes = fs::read(&src).with_context(|| format!("reading {}", src.display()))?;
+            write_if_changed(&dst, &bytes)?;
+            let mode = fs::metadata(&src)?.permissions();
+            fs::set_permissions(&dst, mode)?;
+        }
+    }
+    for entry in fs::read_dir(to)? {
+        let entry = entry?;
+        if !keep.contains(&entry.file_name()) && !skipped_name(&entry.file_name().to_string_lossy()) {
+            let p = entry.path();
+            if entry.file_type()?.is_dir() {
+                fs::remove_dir_all(&p)?;
+            } else {
+                fs::remove_file(&p)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The copy of the workspace the loop runs in.
+pub struct Mirror {
+    pub dir: PathBuf,
+    pub manifest: PathBuf,
+    pub target_dir: PathBuf,
+    /// The edited function's `src/main.rs` in the copy.
+    pub edit_file: PathBuf,
+    pristine_main: Vec<u8>,
+}
+
+/// Creates or refreshes the copy for the functions of `stack` (plus lsk-init).
+pub async fn prepare(root: &Path, stack: &lsk::Stack, dir: &Path, edit_function: &str) -> Result<Mirror> {
+    let venv = root.join(".lsk").join("venv");
+    if !venv.join("bin").join("python").exists() {
+        bail!(
+            "{} has no LocalStack install; run `bash localstack/install.sh` (make bench does)",
+            venv.display()
+        );
+    }
+    let dirs = package_dirs(root).await?;
+    let mut packages: Vec<String> = stack
+        .manifest()
+        .functions
+        .values()
+        .map(|f| f.package.clone())
+        .collect();
+    packages.push(lsk::build::INIT_PACKAGE.to_owned());
+    packages.sort();
+    packages.dedup();
+    let mut members = Vec::new();
+    for p in &packages {
+        let src = dirs
+            .get(p)
+            .ok_or_else(|| anyhow!("package {p} is not in the workspace at {}", root.display()))?;
+        let rel = src
+            .strip_prefix(root)
+            .with_context(|| format!("{} is outside {}", src.display(), root.display()))?;
+        sync_dir(src, &dir.join(rel))?;
+        members.push(rel.to_string_lossy().into_owned());
+    }
+
+    // The workspace manifest: the same shared settings, only the copied members.
+    let text = fs::read_to_string(root.join("Cargo.toml")).context("reading Cargo.toml")?;
+    let mut doc: toml::Table = toml::from_str(&text).context("parsing Cargo.toml")?;
+    let ws = doc
+        .get_mut("workspace")
+        .and_then(toml::Value::as_table_mut)
+        .ok_or_else(|| anyhow!("Cargo.toml has no [workspace] table"))?;
+    ws.insert(
+        "members".into(),
+        toml::Value::Array(members.iter().cloned().map(toml::Value::String).collect()),
+    );
+    ws.remove("default-members");
+    if let Some(deps) = ws.get_mut("dependencies").and_then(toml::Value::as_table_mut) {
+        // Path dependencies on crates that were not copied would not resolve.
+        deps.retain(|_, v| {
+            v.get("path")
+                .and_then(toml::Value::as_str)
+                .is_none_or(|p| members.iter().any(|m| m == p))
+        });
+    }
+    let header = "# Generated by lsk-bench from the project's Cargo.toml: the developer-loop copy.\n";
+    let body = toml::to_string(&doc).context("writing the copy's Cargo.toml")?;
+    write_if_changed(&dir.join("Cargo.toml"), format!("{header}{body}").as_bytes())?;
+    write_if_changed(&dir.join("Cargo.lock"), &fs::read(root.join("Cargo.lock"))?)?;
+    let manifest = dir.join("lsk.toml");
+    write_if_changed(&manifest, &fs::read(&stack.manifest().path)?)?;
+
+    // What the native backend needs next to the manifest.
+    let ls = root.join("localstack");
+    for f in ["install.sh", "requirements.lock", "requirements.in"] {
+        if ls.join(f).is_file() {
+            write_if_changed(&dir.join("localstack").join(f), &fs::read(ls.join(f))?)?;
+        }
+    }
+    sync_dir(&ls.join("plugin"), &dir.join("localstack").join("plugin"))?;
+    let link = dir.join(".lsk").join("venv");
+    fs::create_dir_all(dir.join(".lsk"))?;
+    if fs::read_link(&link).ok().as_deref() != Some(venv.as_path()) {
+        let _ = fs::remove_file(&link);
+        std::os::unix::fs::symlink(&venv, &link)
+            .with_context(|| format!("linking {} to {}", link.display(), venv.display()))?;
+    }
+
+    let function = stack
+        .manifest()
+        .functions
+        .get(edit_function)
+        .ok_or_else(|| anyhow!("lsk.toml has no function {edit_function}"))?;
+    let src_dir = dirs
+        .get(&function.package)
+        .ok_or_else(|| anyhow!("package {} not found", function.package))?;
+    let rel = src_dir.strip_prefix(root)?;
+    let edit_file = dir.join(rel).join("src").join("main.rs");
+    let pristine_main = fs::read(&edit_file)
+        .with_context(|| format!("reading {}", edit_file.display()))?;
+    Ok(Mirror {
+        dir: dir.to_path_buf(),
+        manifest,
+        target_dir: dir.join("target"),
+        edit_file,
+        pristine_main,
+    })
+}
+
+impl Mirror {
+    pub fn state_dir(&self) -> PathBuf {
+        lsk::backend::state_dir(&self.dir)
+    }
+
+    /// Inserts a line that changes the binary (a string the optimiser must keep) at the top of
+    /// `fn main`. Returns the line.
+    pub fn edit(&self, nonce: &str) -> Result<String> {
+        let text = String::from_utf8_lossy(&self.pristine_main).into_owned();
+        let line = format!("    std::hint::black_box(\"lsk-bench edit {nonce}\");");
+        let mut out = String::new();
+        let mut inserted = false;
+        for l in text.lines() {
+            out.push_str(l);
+            out.push('\n');
+            if !inserted && l.contains("fn main(") && l.trim_end().ends_with('{') {
+                out.push_str(&line);
+                out.push('\n');
+                inserted = true;
+            }
+        }
+        if !inserted {
+            bail!(
+                "{} has no `fn main(...) {{` line to put the edit after",
+                self.edit_file.display()
+            );
+        }
+        fs::write(&self.edit_file, out)
+            .with_context(|| format!("writing {}", self.edit_file.display()))?;
+        Ok(line.trim().to_owned())
+    }
+
+    pub fn restore(&self) -> Result<()> {
+        write_if_changed(&self.edit_file, &self.pristine_main)
+    }
+}
+
+/// What one `lsk` run printed and how long it took.
+pub struct Run {
+    pub took: Duration,
+    pub stdout: String,
+}
+
+/// Runs `lsk --backend native --port <port> --manifest <copy> <args>` with a clean environment.
+pub async fn lsk(
+    cli: &Path,
+    mirror: &Mirror,
+    port: u16,
+    args: &[&str],
+    timeout: Duration,
+    bench_dir: &Path,
+) -> Result<Run> {
+    let mut cmd = Command::new(cli);
+    cmd.args(["--backend", "native", "--port", &port.to_string(), "--manifest"])
+        .arg(&mirror.manifest)
+        .args(args)
+        .current_dir(&mirror.dir)
+        .env("CARGO_TARGET_DIR", &mirror.target_dir)
+        .env(MARKER, bench_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for k in CLEARED_ENV {
+        cmd.env_remove(k);
+    }
+    let what = format!("lsk {}", args.join(" "));
+    let start = Instant::now();
+    let out = tokio::time::timeout(timeout, cmd.output())
+        .await
+        .map_err(|_| anyhow!("`{what}` took longer than {timeout:?}"))?
+        .with_context(|| format!("running {}", cli.display()))?;
+    let took = start.elapsed();
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let tail: Vec<&str> = err.lines().rev().take(25).collect();
+        bail!(
+            "`{what}` failed ({}):\n{}",
+            out.status,
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
+    Ok(Run {
+        took,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+    })
+}
+
+/// A free port on 127.0.0.1 for `lsk up --port`.
+pub fn free_port() -> Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(l.local_addr()?.port())
+}
+
+/// Functions whose code the `--json` deploy report says was uploaded, and whether it is a no-op.
+pub fn parse_report(stdout: &str) -> Result<(Vec<String>, bool)> {
+    let v: serde_json::Value = serde_json::from_str(stdout.trim())
+        .with_context(|| format!("`lsk deploy --json` printed no JSON: {}", crate::http::truncate(stdout, 300)))?;
+    let changes = v["report"]["changes"]
+        .as_array()
+        .ok_or_else(|| anyhow!("the deploy report has no changes list"))?;
+    let mut uploaded = Vec::new();
+    let mut noop = true;
+    for c in changes {
+        let change = c["change"].as_str().unwrap_or_default();
+        if change != "unchanged" {
+            noop = false;
+        }
+        let code = change == "created"
+            || (change == "updated"
+                && c["what"]
+                    .as_array()
+                    .is_some_and(|w| w.iter().any(|x| x == "code")));
+        if c["resource"] == "function" && code {
+            uploaded.push(c["name"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    Ok((uploaded, noop))
+}
+
+/// Timings of the loop, one entry per repetition.
+#[derive(Debug, Default)]
+pub struct Timings {
+    pub up: Vec<Duration>,
+    pub deploy_noop: Vec<Duration>,
+    pub deploy_code: Vec<Duration>,
+    pub down: Vec<Duration>,
+    pub notes: Vec<String>,
+}
+
+/// Primes the copy (an untimed `up` + `down` that builds everything), then `reps` times:
+/// `up`, `deploy` (no change), edit, `deploy` (code changed), `down`.
+pub async fn run(
+    cli: &Path,
+    mirror: &Mirror,
+    reps: usize,
+    nonce: &str,
+    bench_dir: &Path,
+    timings: &mut Timings,
+) -> Result<()> {
+    let report_progress = |msg: &str| eprintln!("[devloop] {msg}");
+    if lsk::backend::native::find_detached(&mirror.state_dir()).is_some() {
+        lsk::backend::native::stop_detached(&mirror.state_dir()).await?;
+    }
+    mirror.restore()?;
+    report_progress("priming: untimed `lsk up` + `lsk down` in the copy (builds everything the first time)");
+    let port = free_port()?;
+    lsk(cli, mirror, port, &["up"], PRIME_TIMEOUT, bench_dir).await?;
+    lsk(cli, mirror, port, &["down"], STEP_TIMEOUT, bench_dir).await?;
+    for rep in 0..reps {
+        let port = free_port()?;
+        report_progress(&format!("repetition {}/{reps}: lsk up on port {port}", rep + 1));
+        let up = lsk(cli, mirror, port, &["up"], STEP_TIMEOUT, bench_dir).await?;
+        timings.up.push(up.took);
+
+        let noop = lsk(cli, mirror, port, &["deploy", "--json"], STEP_TIMEOUT, bench_dir).await?;
+        let (uploaded, is_noop) = parse_report(&noop.stdout)?;
+        if !is_noop || !uploaded.is_empty() {
+            bail!("`lsk deploy` with nothing changed was not a no-op (uploaded: {uploaded:?})");
+        }
+        timings.deploy_noop.push(noop.took);
+
+        let line = mirror.edit(&format!("{nonce}-{rep}"))?;
+        let changed = lsk(cli, mirror, port, &["deploy", "--json"], STEP_TIMEOUT, bench_dir).await?;
+        let (uploaded, _) = parse_report(&changed.stdout)?;
+        if uploaded != ["square"] {
+            bail!("after editing square, `lsk deploy` uploaded {uploaded:?} instead of just square");
+        }
+        timings.deploy_code.push(changed.took);
+        if rep == 0 {
+            timings.notes.push(format!(
+                "edit: `{line}` inserted into {}",
+                mirror.edit_file.strip_prefix(&mirror.dir).unwrap_or(&mirror.edit_file).display()
+            ));
+        }
+
+        let down = lsk(cli, mirror, port, &["down"], STEP_TIMEOUT, bench_dir).await?;
+        timings.down.push(down.took);
+    }
+    Ok(())
+}

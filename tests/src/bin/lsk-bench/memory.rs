@@ -1,0 +1,84 @@
+//! Resident memory: LocalStack's, and each warm execution environment's (lsk-init + bootstrap),
+//! with exactly the environments two concurrent invokes of square need.
+
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+
+use crate::http::{Check, Client};
+use crate::lambda::Endpoints;
+use crate::procs;
+use crate::report::Report;
+use crate::stats::{Measured, Unit};
+
+/// Rounds of two simultaneous invokes tried before giving up on a second environment.
+const MAX_ROUNDS: usize = 50;
+
+pub async fn run(ep: &Endpoints, localstack_pid: u32, report: &mut Report) -> Result<()> {
+    let check = Check::Exact(ep.invoke_body.clone());
+    let mut a = Client::connect(ep.addr).await?;
+    let mut b = Client::connect(ep.addr).await?;
+    let mut rounds = 0;
+    // LocalStack starts a second environment only when an invoke arrives while the first is busy.
+    while procs::inits_of(localstack_pid, "square").len() < 2 {
+        rounds += 1;
+        if rounds > MAX_ROUNDS {
+            bail!(
+                "square still has {} environment(s) after {MAX_ROUNDS} rounds of two concurrent invokes",
+                procs::inits_of(localstack_pid, "square").len()
+            );
+        }
+        let (ra, rb) = tokio::join!(a.send(&ep.invoke), b.send(&ep.invoke));
+        check.check(&ra?)?;
+        check.check(&rb?)?;
+    }
+    // Both environments warm: each has served at least one invoke; let RSS settle.
+    for _ in 0..20 {
+        let (ra, rb) = tokio::join!(a.send(&ep.invoke), b.send(&ep.invoke));
+        check.check(&ra?)?;
+        check.check(&rb?)?;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let envs: Vec<procs::Environment> = procs::environments(localstack_pid)
+        .into_iter()
+        .filter(|e| e.function == "square")
+        .collect();
+    let Some(ls_kb) = procs::localstack_rss_kb(localstack_pid) else {
+        bail!("cannot read LocalStack's RSS (pid {localstack_pid})");
+    };
+    let mut pairs = Vec::new();
+    let mut detail = Vec::new();
+    for e in &envs {
+        if let Some(kb) = e.rss_kb() {
+            let init_kb = procs::rss_kb(e.init).unwrap_or(0);
+            detail.push(format!(
+                "init pid {} {:.1} MB + bootstrap {:.1} MB",
+                e.init,
+                init_kb as f64 / 1024.0,
+                (kb - init_kb) as f64 / 1024.0
+            ));
+            pairs.push(kb as f64 / 1024.0);
+        }
+    }
+    if pairs.len() < 2 {
+        bail!("only {} square environment(s) readable in /proc", pairs.len());
+    }
+    let ls_mb = ls_kb as f64 / 1024.0;
+    report.set("rss_localstack", Measured::value(Unit::Megabytes, ls_mb, 1));
+    report.note("rss_localstack", format!("python pid {localstack_pid}"));
+    if let Some(m) = Measured::of(Unit::Megabytes, &pairs) {
+        report.set("rss_env", m);
+    }
+    report.note("rss_env", detail.join(", "));
+    let two: f64 = pairs.iter().take(2).sum();
+    report.set("rss_total", Measured::value(Unit::Megabytes, ls_mb + two, 3));
+    report.note(
+        "rss_total",
+        format!(
+            "{} square environment(s) alive; {rounds} round(s) of 2 concurrent invokes to get 2",
+            envs.len()
+        ),
+    );
+    Ok(())
+}

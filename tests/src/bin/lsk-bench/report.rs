@@ -1,0 +1,501 @@
+//! What the bench reports: a fixed list of rows (every one filled with a figure or the reason it
+//! could not run), the target verdicts, the machine, as a markdown table and as JSON.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::machine::Machine;
+use crate::stats::{Measured, Unit};
+
+/// Parts of the bench that can be skipped (`--skip`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Section {
+    /// ListFunctions, warm invoke (API and URL) latency, ratios
+    Floor,
+    /// square served by `lsk-init --standalone`, no LocalStack
+    Standalone,
+    /// requests per second with 1 and 8 clients
+    Throughput,
+    /// RSS of LocalStack and of two warm environments
+    Memory,
+    /// first invoke after a deploy and after the environment was reaped
+    Cold,
+    /// prompts through SQS to PNGs in S3
+    Pipeline,
+    /// `lsk up` / `lsk deploy` / `lsk down` timed as a developer runs them
+    Devloop,
+    /// cargo-lambda's emulator serving square (only if installed)
+    Anchor,
+}
+
+/// One row of the table: what it measures and how it came out.
+pub struct RowSpec {
+    pub id: &'static str,
+    pub section: Section,
+    pub label: &'static str,
+    pub what: &'static str,
+}
+
+pub const ROWS: &[RowSpec] = &[
+    RowSpec {
+        id: "list_functions",
+        section: Section::Floor,
+        label: "ListFunctions (LocalStack floor)",
+        what: "GET /2015-03-31/functions/ on one kept-alive TCP_NODELAY connection; time from sending the request to the last byte of the answer",
+    },
+    RowSpec {
+        id: "invoke_api",
+        section: Section::Floor,
+        label: "square warm invoke, Lambda API",
+        what: "POST /2015-03-31/functions/square/invocations {\"number\": 6} (RequestResponse), answer checked to be {\"result\":36}; same connection discipline",
+    },
+    RowSpec {
+        id: "invoke_url",
+        section: Section::Floor,
+        label: "square warm invoke, function URL",
+        what: "POST / with Host <url-id>.lambda-url.us-east-1.localhost:<port>, body {\"number\": 6}, answer checked to be {\"result\":36}",
+    },
+    RowSpec {
+        id: "standalone",
+        section: Section::Standalone,
+        label: "square via lsk-init --standalone (no LocalStack)",
+        what: "the same square bootstrap behind `lsk-init --standalone`, POST /2015-03-31/functions/function/invocations {\"number\": 6}",
+    },
+    RowSpec {
+        id: "ratio_invoke",
+        section: Section::Floor,
+        label: "invoke API p50 / ListFunctions p50",
+        what: "overhead of a warm invoke in units of LocalStack's own cheapest call",
+    },
+    RowSpec {
+        id: "ratio_url",
+        section: Section::Floor,
+        label: "function URL p50 / ListFunctions p50",
+        what: "the same for the function URL path",
+    },
+    RowSpec {
+        id: "tput_invoke_1",
+        section: Section::Throughput,
+        label: "invokes/s, 1 client",
+        what: "completed square invokes (Lambda API) per second, one kept-alive client sending back to back for a fixed time",
+    },
+    RowSpec {
+        id: "tput_invoke_8",
+        section: Section::Throughput,
+        label: "invokes/s, 8 clients",
+        what: "the same with 8 concurrent kept-alive clients (after a warm-up that lets LocalStack start its environments)",
+    },
+    RowSpec {
+        id: "tput_list_1",
+        section: Section::Throughput,
+        label: "ListFunctions/s, 1 client",
+        what: "ListFunctions per second, one client, same duration",
+    },
+    RowSpec {
+        id: "tput_list_8",
+        section: Section::Throughput,
+        label: "ListFunctions/s, 8 clients",
+        what: "ListFunctions per second, 8 clients, same duration",
+    },
+    RowSpec {
+        id: "cold_first",
+        section: Section::Cold,
+        label: "first invoke after start + full deploy",
+        what: "the very first square invoke after LocalStack started and `Stack::deploy` finished (one sample per LocalStack)",
+    },
+    RowSpec {
+        id: "cold_update",
+        section: Section::Cold,
+        label: "cold: first invoke after a deploy",
+        what: "UpdateFunctionConfiguration (one env var changed) + wait_until_function_updated_v2, then the first invoke, which must start a new lsk-init + bootstrap (checked from /proc)",
+    },
+    RowSpec {
+        id: "cold_update_delta",
+        section: Section::Cold,
+        label: "  cold after deploy minus warm (p50)",
+        what: "cold-after-deploy p50 minus the warm invoke API p50",
+    },
+    RowSpec {
+        id: "cold_reap",
+        section: Section::Cold,
+        label: "cold: first invoke after the env was reaped",
+        what: "second LocalStack with LAMBDA_KEEPALIVE_MS=1000: wait until square's lsk-init has exited, then time the next invoke (a new environment, checked from /proc)",
+    },
+    RowSpec {
+        id: "cold_reap_delta",
+        section: Section::Cold,
+        label: "  cold after reap minus warm (p50)",
+        what: "cold-after-reap p50 minus the warm invoke API p50 of the main LocalStack",
+    },
+    RowSpec {
+        id: "pipeline_secs",
+        section: Section::Pipeline,
+        label: "prompts -> PNGs in S3 (SQS -> image-generator)",
+        what: "seconds from the first SendMessageBatch (10 prompts each, unique per run) until every expected images/<sha256>.png is listed in lsk-images (polled every 200 ms)",
+    },
+    RowSpec {
+        id: "pipeline_rate",
+        section: Section::Pipeline,
+        label: "  pipeline images/s",
+        what: "images stored divided by the seconds above",
+    },
+    RowSpec {
+        id: "pipeline_missing",
+        section: Section::Pipeline,
+        label: "  pipeline images missing",
+        what: "expected keys not in S3 when the pipeline finished or timed out (must be 0)",
+    },
+    RowSpec {
+        id: "lsk_up",
+        section: Section::Devloop,
+        label: "`lsk up` (everything built, LocalStack stopped)",
+        what: "wall time of the release `lsk up --backend native` CLI as a subprocess: cargo freshness check, LocalStack start, deploy of the whole lsk.toml, endpoints printed",
+    },
+    RowSpec {
+        id: "lsk_deploy_code",
+        section: Section::Devloop,
+        label: "`lsk deploy`, square code changed",
+        what: "a line `std::hint::black_box(\"lsk-bench edit <nonce>\");` inserted into square's main() (in the bench's copy), then `lsk deploy`: cargo rebuild + relink, zip, UpdateFunctionCode, wait Active; the report is checked to say square's code was uploaded",
+    },
+    RowSpec {
+        id: "lsk_deploy_noop",
+        section: Section::Devloop,
+        label: "`lsk deploy`, nothing changed",
+        what: "`lsk deploy` right after `lsk up`: build check, zip, compare CodeSha256, no upload (report checked to be a no-op)",
+    },
+    RowSpec {
+        id: "lsk_down",
+        section: Section::Devloop,
+        label: "`lsk down`",
+        what: "wall time of `lsk down`: LocalStack and every environment stopped",
+    },
+    RowSpec {
+        id: "rss_localstack",
+        section: Section::Memory,
+        label: "RSS LocalStack",
+        what: "VmRSS of the LocalStack Python process (plus any helper it started that is not an execution environment)",
+    },
+    RowSpec {
+        id: "rss_env",
+        section: Section::Memory,
+        label: "RSS per warm square environment",
+        what: "VmRSS of one lsk-init plus its bootstrap; median over square's environments (2 made warm by concurrent invokes)",
+    },
+    RowSpec {
+        id: "rss_total",
+        section: Section::Memory,
+        label: "RSS LocalStack + 2 warm environments",
+        what: "LocalStack's RSS plus two square environments' RSS",
+    },
+    RowSpec {
+        id: "anchor_cargo_lambda",
+        section: Section::Anchor,
+        label: "square via cargo lambda watch (anchor)",
+        what: "cargo-lambda's emulator serving square: POST /2015-03-31/functions/square/invocations, warm",
+    },
+];
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    Pending,
+    Measured(Measured),
+    NotRun { reason: String },
+    Skipped { reason: String },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub id: &'static str,
+    pub section: Section,
+    pub label: &'static str,
+    pub what: &'static str,
+    pub outcome: Outcome,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    NotMeasured,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetLine {
+    pub target: String,
+    pub verdict: Verdict,
+    pub measured: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub rows: Vec<Row>,
+    pub errors: Vec<String>,
+    pub leftovers: Vec<String>,
+}
+
+impl Report {
+    pub fn new(skipped: &[Section]) -> Report {
+        let rows = ROWS
+            .iter()
+            .map(|s| Row {
+                id: s.id,
+                section: s.section,
+                label: s.label,
+                what: s.what,
+                outcome: if skipped.contains(&s.section) {
+                    Outcome::Skipped {
+                        reason: format!("skipped (--skip {})", section_name(s.section)),
+                    }
+                } else {
+                    Outcome::Pending
+                },
+                notes: Vec::new(),
+            })
+            .collect();
+        Report {
+            rows,
+            errors: Vec::new(),
+            leftovers: Vec::new(),
+        }
+    }
+
+    fn row_mut(&mut self, id: &str) -> Option<&mut Row> {
+        self.rows.iter_mut().find(|r| r.id == id)
+    }
+
+    pub fn set(&mut self, id: &str, m: Measured) {
+        if let Some(r) = self.row_mut(id) {
+            r.outcome = Outcome::Measured(m);
+        }
+    }
+
+    pub fn note(&mut self, id: &str, note: impl Into<String>) {
+        if let Some(r) = self.row_mut(id) {
+            r.notes.push(note.into());
+        }
+    }
+
+    /// Marks every still pending row of `section` as not run, with `why`.
+    pub fn fail_section(&mut self, section: Section, why: &str) {
+        self.errors
+            .push(format!("{}: {why}", section_name(section)));
+        for r in self.rows.iter_mut().filter(|r| r.section == section) {
+            if r.outcome == Outcome::Pending {
+                r.outcome = Outcome::NotRun {
+                    reason: why.to_owned(),
+                };
+            }
+        }
+    }
+
+    /// Marks one row as not run (when it is still pending).
+    pub fn fail(&mut self, id: &str, why: &str) {
+        if let Some(r) = self.row_mut(id)
+            && r.outcome == Outcome::Pending
+        {
+            r.outcome = Outcome::NotRun {
+                reason: why.to_owned(),
+            };
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Measured> {
+        self.rows
+            .iter()
+            .find(|r| r.id == id)
+            .and_then(|r| match &r.outcome {
+                Outcome::Measured(m) => Some(m),
+                _ => None,
+            })
+    }
+
+    /// Rows still pending become "not run" (something stopped early).
+    pub fn close(&mut self) {
+        for r in &mut self.rows {
+            if r.outcome == Outcome::Pending {
+                r.outcome = Outcome::NotRun {
+                    reason: "not reached (an earlier step failed, see errors)".into(),
+                };
+            }
+        }
+    }
+
+    /// Whether some measurement the bench owes could not be made (the optional anchor aside).
+    pub fn incomplete(&self) -> bool {
+        self.rows
+            .iter()
+            .any(|r| r.section != Section::Anchor && matches!(r.outcome, Outcome::NotRun { .. }))
+            || !self.leftovers.is_empty()
+    }
+
+    pub fn targets(&self) -> Vec<TargetLine> {
+        let mut out = Vec::new();
+        let ms = |m: &Measured| m.unit.format(m.median);
+        // warm invoke vs floor
+        out.push(match (self.get("invoke_api"), self.get("list_functions")) {
+            (Some(inv), Some(list)) => verdict(
+                "warm invoke p50 <= 4 x ListFunctions p50",
+                inv.median <= 4.0 * list.median,
+                format!(
+                    "{} vs 4 x {} = {} ({:.2}x)",
+                    ms(inv),
+                    ms(list),
+                    Unit::Ms.format(4.0 * list.median),
+                    inv.median / list.median
+                ),
+            ),
+            _ => not_measured("warm invoke p50 <= 4 x ListFunctions p50"),
+        });
+        for (id, what) in [
+            ("cold_update_delta", "after a deploy"),
+            ("cold_reap_delta", "after reaping"),
+        ] {
+            let name = format!("cold start ({what}) p50 < 100 ms above the warm p50");
+            out.push(match self.get(id) {
+                Some(d) => verdict(&name, d.median < 100.0, format!("+{}", ms(d))),
+                None => not_measured(&name),
+            });
+        }
+        out.push(match self.get("standalone") {
+            Some(m) => verdict("standalone p50 < 0.5 ms", m.median < 0.5, ms(m)),
+            None => not_measured("standalone p50 < 0.5 ms"),
+        });
+        let pipeline_name = "500-image pipeline under 20 s (none missing)";
+        out.push(
+            match (self.get("pipeline_secs"), self.get("pipeline_missing")) {
+                (Some(s), Some(_)) if s.n < 500 => TargetLine {
+                    target: pipeline_name.to_owned(),
+                    verdict: Verdict::NotMeasured,
+                    measured: format!("only {} prompts were sent (--quick)", s.n),
+                },
+                (Some(s), Some(missing)) => verdict(
+                    pipeline_name,
+                    s.median < 20.0 && missing.median == 0.0,
+                    format!(
+                        "{} images in {}, {} missing",
+                        s.n,
+                        ms(s),
+                        missing.median as u64
+                    ),
+                ),
+                _ => not_measured(pipeline_name),
+            },
+        );
+        out.push(match self.get("lsk_up") {
+            Some(m) => verdict("`lsk up` warm under 8 s", m.median < 8.0, ms(m)),
+            None => not_measured("`lsk up` warm under 8 s"),
+        });
+        out.push(match self.get("rss_total") {
+            Some(m) => verdict(
+                "LocalStack + two warm environments under 300 MB RSS",
+                m.median < 300.0,
+                ms(m),
+            ),
+            None => not_measured("LocalStack + two warm environments under 300 MB RSS"),
+        });
+        out
+    }
+
+    /// The markdown table.
+    pub fn table(&self) -> String {
+        let mut t = String::new();
+        let _ = writeln!(t, "| Measurement | p50 / value | p90 | p99 | n | Notes |");
+        let _ = writeln!(t, "|---|---:|---:|---:|---:|---|");
+        for r in &self.rows {
+            let notes = r.notes.join("; ");
+            match &r.outcome {
+                Outcome::Measured(m) => {
+                    let f = |v: Option<f64>| v.map(|v| m.unit.format(v)).unwrap_or_else(|| "-".into());
+                    let _ = writeln!(
+                        t,
+                        "| {} | {} | {} | {} | {} | {} |",
+                        r.label,
+                        m.unit.format(m.median),
+                        f(m.p90),
+                        f(m.p99),
+                        m.n,
+                        escape(&notes)
+                    );
+                }
+                Outcome::NotRun { reason } | Outcome::Skipped { reason } => {
+                    let text = if notes.is_empty() {
+                        reason.clone()
+                    } else {
+                        format!("{reason}; {notes}")
+                    };
+                    let _ = writeln!(
+                        t,
+                        "| {} | not run | - | - | 0 | {} |",
+                        r.label,
+                        escape(&text)
+                    );
+                }
+                Outcome::Pending => {
+                    let _ = writeln!(t, "| {} | pending | - | - | 0 | {} |", r.label, escape(&notes));
+                }
+            }
+        }
+        t
+    }
+
+    pub fn json(&self, machine: &Machine, plan: &impl Serialize) -> serde_json::Value {
+        serde_json::json!({
+            "machine": machine,
+            "plan": plan,
+            "rows": self.rows,
+            "targets": self.targets(),
+            "errors": self.errors,
+            "leftover_processes": self.leftovers,
+        })
+    }
+}
+
+fn verdict(target: &str, pass: bool, measured: String) -> TargetLine {
+    TargetLine {
+        target: target.to_owned(),
+        verdict: if pass { Verdict::Pass } else { Verdict::Fail },
+        measured,
+    }
+}
+
+fn not_measured(target: &str) -> TargetLine {
+    TargetLine {
+        target: target.to_owned(),
+        verdict: Verdict::NotMeasured,
+        measured: "not measured (see the table)".into(),
+    }
+}
+
+pub fn section_name(s: Section) -> &'static str {
+    match s {
+        Section::Floor => "floor",
+        Section::Standalone => "standalone",
+        Section::Throughput => "throughput",
+        Section::Memory => "memory",
+        Section::Cold => "cold",
+        Section::Pipeline => "pipeline",
+        Section::Devloop => "devloop",
+        Section::Anchor => "anchor",
+    }
+}
+
+/// Keeps a note inside its table cell.
+fn escape(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+impl std::fmt::Display for TargetLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v = match self.verdict {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::NotMeasured => "NOT MEASURED",
+        };
+        write!(f, "{v}: {} -- {}", self.target, self.measured)
+    }
+}
