@@ -47,7 +47,8 @@ test: install ## Run every test: unit tests and end to end against LocalStack (s
 	@cargo test --workspace --features image-generator/client $(ARGS)
 
 bench: install ## Measure the kit (medians, ratios) and write target/bench/
-	@cargo run --release -p lsk-e2e --bin lsk-bench -- $(ARGS)
+	@cargo build --release -p lsk -p lsk-e2e --bin lsk --bin lsk-bench
+	@target/release/lsk-bench $(ARGS)
 
 lint: ## rustfmt check and clippy with warnings as errors
 	@cargo fmt --all -- --check

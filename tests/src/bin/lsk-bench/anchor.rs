@@ -30,9 +30,21 @@ pub struct Watch {
 }
 
 impl Watch {
-    pub async fn start(root: &Path, target_dir: &Path, port: u16, bench_dir: &Path) -> Result<Watch> {
+    pub async fn start(
+        root: &Path,
+        target_dir: &Path,
+        port: u16,
+        bench_dir: &Path,
+    ) -> Result<Watch> {
         let child = Command::new("cargo")
-            .args(["lambda", "watch", "--ignore-changes", "-a", "127.0.0.1", "-P"])
+            .args([
+                "lambda",
+                "watch",
+                "--ignore-changes",
+                "-a",
+                "127.0.0.1",
+                "-P",
+            ])
             .arg(port.to_string())
             .args(["--release", "-p", "square", "--bin", "square"])
             .current_dir(root)
@@ -84,7 +96,9 @@ impl Watch {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        Err(anyhow!("cargo lambda watch gave no correct answer within {FIRST_ANSWER_TIMEOUT:?}; last: {last}"))
+        Err(anyhow!(
+            "cargo lambda watch gave no correct answer within {FIRST_ANSWER_TIMEOUT:?}; last: {last}"
+        ))
     }
 
     pub async fn stop(mut self) {
@@ -93,7 +107,10 @@ impl Watch {
         {
             let group = nix::unistd::Pid::from_raw(raw);
             let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGTERM);
-            if tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(5), self.child.wait())
+                .await
+                .is_err()
+            {
                 let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
                 let _ = self.child.wait().await;
             }

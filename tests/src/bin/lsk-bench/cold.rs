@@ -52,7 +52,11 @@ pub async fn after_update(
         lambda
             .update_function_configuration()
             .function_name(function)
-            .environment(Environment::builder().set_variables(Some(vars.clone())).build())
+            .environment(
+                Environment::builder()
+                    .set_variables(Some(vars.clone()))
+                    .build(),
+            )
             .send()
             .await
             .map_err(|e| anyhow!("UpdateFunctionConfiguration {function}: {e:?}"))?;

@@ -85,7 +85,8 @@ pub async fn throughput(
         async move {
             let (mut ok, mut errors, mut first_error) = (0u64, 0u64, None::<String>);
             while Instant::now() < deadline {
-                let left = deadline.saturating_duration_since(Instant::now()) + Duration::from_secs(30);
+                let left =
+                    deadline.saturating_duration_since(Instant::now()) + Duration::from_secs(30);
                 match client.send_with_timeout(&req, left).await {
                     Ok(reply) => match check.check(&reply) {
                         Ok(()) => ok += 1,

@@ -57,6 +57,21 @@ struct Args {
     /// Workspace root (default: the nearest directory holding lsk.toml, from the current one up)
     #[arg(long)]
     root: Option<PathBuf>,
+    /// Extra setting for the LocalStacks the bench starts itself (not the developer loop's
+    /// `lsk up`), e.g. `--ls-env LS_LOG=error` (repeatable; to see what a setting changes)
+    #[arg(long = "ls-env", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    ls_env: Vec<(String, String)>,
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v))
+            if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+        {
+            Ok((k.to_owned(), v.to_owned()))
+        }
+        _ => Err(format!("{s:?} is not KEY=VALUE (e.g. LS_LOG=error)")),
+    }
 }
 
 /// How much of everything to do.
@@ -73,10 +88,12 @@ struct Plan {
     devloop_reps: usize,
     nonce: String,
     skipped: Vec<Section>,
+    /// Extra settings given with `--ls-env`.
+    localstack_env: Vec<(String, String)>,
 }
 
 impl Plan {
-    fn new(quick: bool, skipped: Vec<Section>) -> Plan {
+    fn new(quick: bool, skipped: Vec<Section>, localstack_env: Vec<(String, String)>) -> Plan {
         let nonce = format!(
             "{:x}{:x}",
             std::time::SystemTime::now()
@@ -93,10 +110,11 @@ impl Plan {
                 throughput_secs: 1.0,
                 cold_samples: 3,
                 pipeline_prompts: 100,
-                pipeline_timeout_secs: 60,
+                pipeline_timeout_secs: 120,
                 devloop_reps: 1,
                 nonce,
                 skipped,
+                localstack_env,
             }
         } else {
             Plan {
@@ -107,10 +125,11 @@ impl Plan {
                 throughput_secs: 5.0,
                 cold_samples: 10,
                 pipeline_prompts: 500,
-                pipeline_timeout_secs: 120,
+                pipeline_timeout_secs: 300,
                 devloop_reps: 3,
                 nonce,
                 skipped,
+                localstack_env,
             }
         }
     }
@@ -166,7 +185,7 @@ impl Ctx {
         Ok(Ctx {
             root,
             bench_dir,
-            plan: Plan::new(args.quick, args.skip.clone()),
+            plan: Plan::new(args.quick, args.skip.clone(), args.ls_env.clone()),
             stack,
         })
     }
@@ -223,7 +242,9 @@ async fn run(args: Args) -> ExitCode {
         _ = tokio::signal::ctrl_c() => true,
     };
     if interrupted {
-        report.errors.push("interrupted (Ctrl-C): stopped early".into());
+        report
+            .errors
+            .push("interrupted (Ctrl-C): stopped early".into());
     }
     cleanup(&ctx, &mut report).await;
     report.close();
@@ -340,6 +361,11 @@ async fn start_localstack(
     env: Vec<(String, String)>,
 ) -> Result<LocalStack> {
     let state_dir = ctx.bench_dir.join("state").join(label);
+    let mut env = env;
+    for (k, v) in &ctx.plan.localstack_env {
+        env.retain(|(ek, _)| ek != k);
+        env.push((k.clone(), v.clone()));
+    }
     if state_dir.exists() {
         std::fs::remove_dir_all(&state_dir)
             .with_context(|| format!("clearing {}", state_dir.display()))?;
@@ -507,7 +533,16 @@ async fn main_phases(
         )
         .await
         {
-            Ok(p) => set_pipeline(report, &p, plan),
+            Ok(p) => {
+                set_pipeline(report, &p, plan);
+                report.note(
+                    "pipeline_rate",
+                    format!(
+                        "{} image-generator environment(s) alive at the end",
+                        procs::inits_of(pid, "image-generator").len()
+                    ),
+                );
+            }
             Err(e) => report.fail_section(Section::Pipeline, &format!("{e:#}")),
         }
     }
@@ -519,8 +554,14 @@ async fn floor_phase(ep: &Endpoints, plan: &Plan, report: &mut Report) -> Result
     // ListFunctions' answer is the same every time here, but only its status is checked: the
     // floor must not depend on the body's content.
     let list = load::latency(ep.addr, &ep.list, &Check::Ok, w, n).await?;
-    let invoke = load::latency(ep.addr, &ep.invoke, &Check::Exact(ep.invoke_body.clone()), w, n)
-        .await?;
+    let invoke = load::latency(
+        ep.addr,
+        &ep.invoke,
+        &Check::Exact(ep.invoke_body.clone()),
+        w,
+        n,
+    )
+    .await?;
     let url = load::latency(ep.addr, &ep.url, &Check::Exact(ep.url_body.clone()), w, n).await?;
     let (Some(list), Some(invoke), Some(url)) = (
         Measured::of_durations_ms(&list),
@@ -531,7 +572,11 @@ async fn floor_phase(ep: &Endpoints, plan: &Plan, report: &mut Report) -> Result
     };
     report.set(
         "ratio_invoke",
-        Measured::value(Unit::Ratio, invoke.median / list.median, invoke.n.min(list.n)),
+        Measured::value(
+            Unit::Ratio,
+            invoke.median / list.median,
+            invoke.n.min(list.n),
+        ),
     );
     report.set(
         "ratio_url",
@@ -539,15 +584,24 @@ async fn floor_phase(ep: &Endpoints, plan: &Plan, report: &mut Report) -> Result
     );
     report.note(
         "list_functions",
-        format!("warm-up {w}; min {}", Unit::Ms.format(list.min.unwrap_or(0.0))),
+        format!(
+            "warm-up {w}; min {}",
+            Unit::Ms.format(list.min.unwrap_or(0.0))
+        ),
     );
     report.note(
         "invoke_api",
-        format!("warm-up {w}; min {}", Unit::Ms.format(invoke.min.unwrap_or(0.0))),
+        format!(
+            "warm-up {w}; min {}",
+            Unit::Ms.format(invoke.min.unwrap_or(0.0))
+        ),
     );
     report.note(
         "invoke_url",
-        format!("warm-up {w}; min {}", Unit::Ms.format(url.min.unwrap_or(0.0))),
+        format!(
+            "warm-up {w}; min {}",
+            Unit::Ms.format(url.min.unwrap_or(0.0))
+        ),
     );
     report.set("list_functions", list);
     report.set("invoke_api", invoke);
@@ -555,7 +609,12 @@ async fn floor_phase(ep: &Endpoints, plan: &Plan, report: &mut Report) -> Result
     Ok(())
 }
 
-async fn throughput_phase(ep: &Endpoints, pid: u32, plan: &Plan, report: &mut Report) -> Result<()> {
+async fn throughput_phase(
+    ep: &Endpoints,
+    pid: u32,
+    plan: &Plan,
+    report: &mut Report,
+) -> Result<()> {
     let secs = Duration::from_secs_f64(plan.throughput_secs);
     let invoke = Check::Exact(ep.invoke_body.clone());
     // Let LocalStack start the environments 8 concurrent invokes need before timing them.
@@ -607,16 +666,10 @@ fn set_cold(report: &mut Report, id: &str, delta_id: &str, c: &cold::ColdSamples
     );
     match report.get("invoke_api").map(|w| w.median) {
         Some(warm) => {
-            report.set(
-                delta_id,
-                Measured::value(Unit::Ms, m.median - warm, m.n),
-            );
+            report.set(delta_id, Measured::value(Unit::Ms, m.median - warm, m.n));
             report.note(delta_id, format!("warm p50 {}", Unit::Ms.format(warm)));
         }
-        None => report.fail(
-            delta_id,
-            "needs the warm invoke p50 from the floor section",
-        ),
+        None => report.fail(delta_id, "needs the warm invoke p50 from the floor section"),
     }
     report.set(id, m);
 }
@@ -724,6 +777,12 @@ async fn devloop_phase(ctx: &Ctx, report: &mut Report) {
     for n in &timings.notes {
         report.note("lsk_deploy_code", n.clone());
     }
+    if let Some(steps) = timings.up_steps.first().filter(|s| !s.is_empty()) {
+        report.note("lsk_up", format!("first run's steps: {steps}"));
+    }
+    if let Some(steps) = timings.deploy_code_steps.first().filter(|s| !s.is_empty()) {
+        report.note("lsk_deploy_code", format!("first run's steps: {steps}"));
+    }
     match result {
         Ok(cli) => report.note(
             "lsk_up",
@@ -819,7 +878,20 @@ fn print_results(ctx: &Ctx, report: &Report, machine: &Machine, took: Duration) 
     out.push_str(&report.table());
     out.push('\n');
     out.push_str(&machine.line());
-    out.push_str(&format!("; bench took {:.0} s\n\n", took.as_secs_f64()));
+    out.push_str(&format!("; bench took {:.0} s\n", took.as_secs_f64()));
+    if !ctx.plan.localstack_env.is_empty() {
+        let settings: Vec<String> = ctx
+            .plan
+            .localstack_env
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        out.push_str(&format!(
+            "LocalStack settings (--ls-env): {}\n",
+            settings.join(" ")
+        ));
+    }
+    out.push('\n');
     for t in report.targets() {
         out.push_str(&format!("{t}\n"));
     }

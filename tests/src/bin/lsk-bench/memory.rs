@@ -62,7 +62,10 @@ pub async fn run(ep: &Endpoints, localstack_pid: u32, report: &mut Report) -> Re
         }
     }
     if pairs.len() < 2 {
-        bail!("only {} square environment(s) readable in /proc", pairs.len());
+        bail!(
+            "only {} square environment(s) readable in /proc",
+            pairs.len()
+        );
     }
     let ls_mb = ls_kb as f64 / 1024.0;
     report.set("rss_localstack", Measured::value(Unit::Megabytes, ls_mb, 1));
@@ -72,7 +75,10 @@ pub async fn run(ep: &Endpoints, localstack_pid: u32, report: &mut Report) -> Re
     }
     report.note("rss_env", detail.join(", "));
     let two: f64 = pairs.iter().take(2).sum();
-    report.set("rss_total", Measured::value(Unit::Megabytes, ls_mb + two, 3));
+    report.set(
+        "rss_total",
+        Measured::value(Unit::Megabytes, ls_mb + two, 3),
+    );
     report.note(
         "rss_total",
         format!(

@@ -50,7 +50,10 @@ pub async fn run(
         bodies.push(serde_json::to_string(&request)?);
     }
     if expected.len() != prompts {
-        bail!("prompts are not unique: {} keys for {prompts} prompts", expected.len());
+        bail!(
+            "prompts are not unique: {} keys for {prompts} prompts",
+            expected.len()
+        );
     }
 
     let start = Instant::now();
@@ -78,7 +81,11 @@ pub async fn run(
                 .await
                 .map_err(|e| anyhow!("SendMessageBatch {b}: {e:?}"))?;
             if !out.failed().is_empty() {
-                bail!("SendMessageBatch {b}: {} entries failed: {:?}", out.failed().len(), out.failed());
+                bail!(
+                    "SendMessageBatch {b}: {} entries failed: {:?}",
+                    out.failed().len(),
+                    out.failed()
+                );
             }
             Ok(())
         }

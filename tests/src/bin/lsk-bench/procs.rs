@@ -201,8 +201,7 @@ fn ancestors_of_self() -> HashSet<u32> {
 
 /// Whether `pid` is alive and runs an executable under `dir`.
 pub fn exe_under(pid: u32, dir: &Path) -> bool {
-    is_alive(pid)
-        && fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|e| path_under(&e, dir))
+    is_alive(pid) && fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|e| path_under(&e, dir))
 }
 
 fn path_under(p: &Path, dir: &Path) -> bool {

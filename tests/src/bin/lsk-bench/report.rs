@@ -410,7 +410,8 @@ impl Report {
             let notes = r.notes.join("; ");
             match &r.outcome {
                 Outcome::Measured(m) => {
-                    let f = |v: Option<f64>| v.map(|v| m.unit.format(v)).unwrap_or_else(|| "-".into());
+                    let f =
+                        |v: Option<f64>| v.map(|v| m.unit.format(v)).unwrap_or_else(|| "-".into());
                     let _ = writeln!(
                         t,
                         "| {} | {} | {} | {} | {} | {} |",
@@ -436,7 +437,12 @@ impl Report {
                     );
                 }
                 Outcome::Pending => {
-                    let _ = writeln!(t, "| {} | pending | - | - | 0 | {} |", r.label, escape(&notes));
+                    let _ = writeln!(
+                        t,
+                        "| {} | pending | - | - | 0 | {} |",
+                        r.label,
+                        escape(&notes)
+                    );
                 }
             }
         }
@@ -497,5 +503,33 @@ impl std::fmt::Display for TargetLine {
             Verdict::NotMeasured => "NOT MEASURED",
         };
         write!(f, "{v}: {} -- {}", self.target, self.measured)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_row_is_filled_and_targets_follow_the_figures() {
+        let mut r = Report::new(&[Section::Anchor]);
+        r.set("list_functions", Measured::value(Unit::Ms, 1.0, 100));
+        r.set("invoke_api", Measured::value(Unit::Ms, 3.9, 100));
+        r.fail_section(Section::Pipeline, "queue missing");
+        r.close();
+        let table = r.table();
+        assert_eq!(table.lines().count(), ROWS.len() + 2);
+        assert!(table.contains("| not run | - | - | 0 | queue missing |"));
+        assert!(table.contains("skipped (--skip anchor)"));
+        let targets = r.targets();
+        assert_eq!(targets[0].verdict, Verdict::Pass, "{}", targets[0]);
+        assert!(
+            targets
+                .iter()
+                .any(|t| t.target.contains("pipeline") && t.verdict == Verdict::NotMeasured)
+        );
+        assert!(r.incomplete(), "a failed section makes the run incomplete");
+        r.set("invoke_api", Measured::value(Unit::Ms, 4.1, 100));
+        assert_eq!(r.targets()[0].verdict, Verdict::Fail);
     }
 }

@@ -27,11 +27,20 @@ pub struct Standalone {
 
 impl Standalone {
     /// Copies `bootstrap_bin` to `<dir>/bootstrap` and starts `init_bin --standalone <dir>`.
-    pub async fn start(init_bin: &Path, bootstrap_bin: &Path, dir: &Path, bench_dir: &Path) -> Result<Standalone> {
+    pub async fn start(
+        init_bin: &Path,
+        bootstrap_bin: &Path,
+        dir: &Path,
+        bench_dir: &Path,
+    ) -> Result<Standalone> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let bootstrap = dir.join("bootstrap");
         std::fs::copy(bootstrap_bin, &bootstrap).with_context(|| {
-            format!("copying {} to {}", bootstrap_bin.display(), bootstrap.display())
+            format!(
+                "copying {} to {}",
+                bootstrap_bin.display(),
+                bootstrap.display()
+            )
         })?;
         let mut child = Command::new(init_bin)
             .arg("--standalone")
@@ -52,7 +61,11 @@ impl Standalone {
         let mut lines = BufReader::new(stdout).lines();
         let line = tokio::time::timeout(ANNOUNCE_TIMEOUT, lines.next_line())
             .await
-            .map_err(|_| anyhow!("lsk-init --standalone did not announce its port within {ANNOUNCE_TIMEOUT:?}"))?
+            .map_err(|_| {
+                anyhow!(
+                    "lsk-init --standalone did not announce its port within {ANNOUNCE_TIMEOUT:?}"
+                )
+            })?
             .context("reading lsk-init's stdout")?
             .ok_or_else(|| anyhow!("lsk-init --standalone exited before announcing its port"))?;
         let addr: SocketAddr = line
