@@ -52,7 +52,7 @@ bench: install ## Measure the kit (medians, ratios) and write target/bench/
 
 lint: ## rustfmt check and clippy with warnings as errors
 	@cargo fmt --all -- --check
-	@cargo clippy --workspace --all-targets --all-features -- -D warnings
+	@cargo clippy --workspace --all-targets --features image-generator/client -- -D warnings
 
 clean: ## Stop everything and remove build outputs and local state (.lsk)
 	-@$(LSK) down --purge 2>/dev/null

@@ -409,10 +409,10 @@ mod tests {
                 let n = sock.read(&mut buf).await.unwrap();
                 got.extend_from_slice(&buf[..n]);
                 let text = String::from_utf8_lossy(&got);
-                if let Some(head_end) = text.find("\r\n\r\n") {
-                    if got.len() >= head_end + 4 + 13 || n == 0 {
-                        break;
-                    }
+                if let Some(head_end) = text.find("\r\n\r\n")
+                    && (got.len() >= head_end + 4 + 13 || n == 0)
+                {
+                    break;
                 }
             }
             let body = r#"{"result": 36}"#;

@@ -318,10 +318,11 @@ pub async fn run(
     }
     // After the kill the pipe holds everything the old bootstrap wrote.
     let output = process::take_output(app);
-    if aftermath == Aftermath::Restart && !app.shutdown.is_triggered() {
-        if let Err(e) = process::spawn(app) {
-            tracing::warn!(error = %e, "could not restart the bootstrap; the next invocation will try again");
-        }
+    if aftermath == Aftermath::Restart
+        && !app.shutdown.is_triggered()
+        && let Err(e) = process::spawn(app)
+    {
+        tracing::warn!(error = %e, "could not restart the bootstrap; the next invocation will try again");
     }
     let report = Report {
         duration: ended.saturating_duration_since(started),

@@ -272,10 +272,10 @@ pub fn report_init_failure(app: &Arc<App>, error: Bytes) {
     tracing::error!(error = %String::from_utf8_lossy(&error), "execution environment failed to start");
     let app = app.clone();
     tokio::spawn(async move {
-        if let Some(callback) = &app.callback {
-            if let Err(e) = callback.status_error(error).await {
-                tracing::error!(error = %e, "could not report the startup failure to LocalStack");
-            }
+        if let Some(callback) = &app.callback
+            && let Err(e) = callback.status_error(error).await
+        {
+            tracing::error!(error = %e, "could not report the startup failure to LocalStack");
         }
         app.shutdown.trigger(1);
     });
@@ -359,10 +359,10 @@ pub fn max_memory_mb(app: &App) -> u64 {
     let Some(r) = slot.running.as_mut() else {
         return 0;
     };
-    if r.phase != Phase::Exited {
-        if let Some(kb) = vm_hwm_kb(r.pid) {
-            r.hwm_kb = r.hwm_kb.max(kb);
-        }
+    if r.phase != Phase::Exited
+        && let Some(kb) = vm_hwm_kb(r.pid)
+    {
+        r.hwm_kb = r.hwm_kb.max(kb);
     }
     kb_to_mb_ceil(r.hwm_kb)
 }

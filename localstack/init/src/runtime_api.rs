@@ -60,14 +60,14 @@ enum Route<'a> {
 
 /// `GET /invocation/next`: long-polls until an event is there.
 async fn next(app: Arc<App>) -> Reply {
-    if process::on_next(&app) {
-        if let Some(callback) = app.callback.clone() {
-            tokio::spawn(async move {
-                if let Err(e) = callback.status_ready().await {
-                    tracing::error!(error = %e, "could not tell LocalStack the environment is ready");
-                }
-            });
-        }
+    if process::on_next(&app)
+        && let Some(callback) = app.callback.clone()
+    {
+        tokio::spawn(async move {
+            if let Err(e) = callback.status_ready().await {
+                tracing::error!(error = %e, "could not tell LocalStack the environment is ready");
+            }
+        });
     }
     let inv = match app.invocations.poll_next() {
         NextPoll::Deliver(inv) => inv,

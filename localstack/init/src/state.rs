@@ -144,10 +144,10 @@ impl Invocations {
         }
         let (tx, rx) = oneshot::channel();
         let mut delivered_at = None;
-        if let Some(waiter) = inner.waiter.take() {
-            if waiter.send(inv.clone()).is_ok() {
-                delivered_at = Some(Instant::now());
-            }
+        if let Some(waiter) = inner.waiter.take()
+            && waiter.send(inv.clone()).is_ok()
+        {
+            delivered_at = Some(Instant::now());
         }
         inner.current = Some(Current {
             inv,
