@@ -8,7 +8,7 @@
 //! stops even when the caller is killed; detached (`lsk up`) records a pid file that
 //! `lsk down` uses.
 
-mod procs;
+pub mod procs;
 
 use std::fs;
 use std::io::Write;

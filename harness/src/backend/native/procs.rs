@@ -37,25 +37,39 @@ pub fn cmdline(pid: u32) -> Option<String> {
     Some(parts.join(" "))
 }
 
-/// Every live descendant of `root` (children, grandchildren, ...), not `root` itself.
-pub fn descendants(root: u32) -> Vec<u32> {
-    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
-    if let Ok(entries) = fs::read_dir("/proc") {
-        for entry in entries.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            if let Some((pid, ppid, state)) = stat(pid)
-                && state != 'Z'
-            {
-                children.entry(ppid).or_default().push(pid);
-            }
+/// Every process id in /proc.
+pub fn all_pids() -> Vec<u32> {
+    fs::read_dir("/proc")
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The parent of a live process.
+pub fn parent(pid: u32) -> Option<u32> {
+    stat(pid).map(|(_, ppid, _)| ppid)
+}
+
+/// Live (non-zombie) children of every process: parent pid -> children.
+pub fn children() -> HashMap<u32, Vec<u32>> {
+    let mut map: HashMap<u32, Vec<u32>> = HashMap::new();
+    for pid in all_pids() {
+        if let Some((pid, ppid, state)) = stat(pid)
+            && state != 'Z'
+        {
+            map.entry(ppid).or_default().push(pid);
         }
     }
+    map
+}
+
+/// Every live descendant of `root` (children, grandchildren, ...), not `root` itself.
+pub fn descendants(root: u32) -> Vec<u32> {
+    let children = children();
     let mut out = Vec::new();
     let mut seen = HashSet::new();
     let mut stack = vec![root];

@@ -10,48 +10,14 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
 /// Environment variable set on every process the bench spawns itself.
 pub const MARKER: &str = "LSK_BENCH_RUN";
 
-/// (parent pid, state letter) from /proc/<pid>/stat.
-fn stat(pid: u32) -> Option<(u32, char)> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name is in parentheses and may contain spaces: fields resume after the last ')'.
-    let rest = text.get(text.rfind(')')? + 2..)?;
-    let mut fields = rest.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    Some((ppid, state))
-}
-
-pub fn is_alive(pid: u32) -> bool {
-    matches!(stat(pid), Some((_, s)) if s != 'Z' && s != 'X')
-}
-
-fn all_pids() -> Vec<u32> {
-    fs::read_dir("/proc")
-        .map(|entries| {
-            entries
-                .flatten()
-                .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Arguments joined by spaces.
-pub fn cmdline(pid: u32) -> Option<String> {
-    let raw = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    let parts: Vec<String> = raw
-        .split(|b| *b == 0)
-        .filter(|p| !p.is_empty())
-        .map(|p| String::from_utf8_lossy(p).into_owned())
-        .collect();
-    Some(parts.join(" "))
-}
+// Liveness, command lines, process trees and signals: the harness's own view of /proc.
+pub use lsk::backend::native::procs::{all_pids, cmdline, descendants, is_alive, signal};
+use lsk::backend::native::procs::{children as children_map, parent};
 
 /// The initial environment of a process (what it was started with).
 pub fn environ(pid: u32) -> HashMap<String, String> {
@@ -74,36 +40,6 @@ pub fn rss_kb(pid: u32) -> Option<u64> {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
-}
-
-/// Live children of every process: parent pid -> children.
-fn children_map() -> HashMap<u32, Vec<u32>> {
-    let mut map: HashMap<u32, Vec<u32>> = HashMap::new();
-    for pid in all_pids() {
-        if let Some((ppid, state)) = stat(pid)
-            && state != 'Z'
-        {
-            map.entry(ppid).or_default().push(pid);
-        }
-    }
-    map
-}
-
-/// Every live descendant of `root`, not `root` itself.
-pub fn descendants(root: u32) -> Vec<u32> {
-    let map = children_map();
-    let mut out = Vec::new();
-    let mut seen = HashSet::new();
-    let mut stack = vec![root];
-    while let Some(p) = stack.pop() {
-        for &c in map.get(&p).map(Vec::as_slice).unwrap_or(&[]) {
-            if seen.insert(c) {
-                out.push(c);
-                stack.push(c);
-            }
-        }
-    }
-    out
 }
 
 /// One execution environment: the `lsk-init` process and everything under it (the bootstrap).
@@ -188,8 +124,8 @@ fn ancestors_of_self() -> HashSet<u32> {
     let mut pid = std::process::id();
     out.insert(pid);
     for _ in 0..64 {
-        match stat(pid) {
-            Some((ppid, _)) if ppid > 1 => {
+        match parent(pid) {
+            Some(ppid) if ppid > 1 => {
                 out.insert(ppid);
                 pid = ppid;
             }
@@ -234,13 +170,6 @@ pub fn owned_by_bench(bench_dir: &Path) -> Vec<(u32, String)> {
     }
     out.sort();
     out
-}
-
-/// Sends `sig`; a process that is already gone is not an error.
-pub fn signal(pid: u32, sig: Signal) {
-    if let Ok(raw) = i32::try_from(pid) {
-        let _ = kill(Pid::from_raw(raw), sig);
-    }
 }
 
 /// SIGTERM, then SIGKILL after `grace`; true if every process went.
