@@ -40,7 +40,7 @@ logs: ## Show a function's CloudWatch logs: make logs FN=square
 	@$(LSK) logs $(FN) $(ARGS)
 
 image: ## Queue a prompt, wait for the PNG, save it under out/: make image PROMPT="..."
-	@eval "$$($(LSK) env)" && cargo run --quiet --release -p image-generator --features client --bin image-client -- \
+	@eval "$$($(LSK) env)" && cargo run --quiet -p image-generator --features client --bin image-client -- \
 		--queue-name image-requests --prompt "$(PROMPT)" --wait --bucket lsk-images --out out $(ARGS)
 
 test: install ## Run every test: unit tests and end to end against LocalStack (started automatically)
