@@ -325,15 +325,7 @@ async fn bootstrap_exiting_before_next_is_a_status_error() {
     let mut env = localstack_env(&ls, &root, 10);
     env.insert("LSK_TEST_MODE".into(), "exit-before-next".into());
     let mut init = Init::localstack(&env).await;
-    let error_path = FakeLocalStack::status_path("error");
-    let records = ls
-        .wait_for("status error", |rs| rs.iter().any(|r| r.path == error_path))
-        .await;
-    let error = records
-        .iter()
-        .find(|r| r.path == error_path)
-        .unwrap()
-        .json();
+    let error = status_error(&ls).await;
     assert_eq!(error["errorType"], "Runtime.ExitError");
     let message = error["errorMessage"].as_str().unwrap();
     assert!(message.contains("exit status 3"), "{message}");
@@ -352,15 +344,7 @@ async fn bootstrap_posting_init_error_is_a_status_error() {
     let mut env = localstack_env(&ls, &root, 10);
     env.insert("LSK_TEST_MODE".into(), "init-error".into());
     let mut init = Init::localstack(&env).await;
-    let error_path = FakeLocalStack::status_path("error");
-    let records = ls
-        .wait_for("status error", |rs| rs.iter().any(|r| r.path == error_path))
-        .await;
-    let error = records
-        .iter()
-        .find(|r| r.path == error_path)
-        .unwrap()
-        .json();
+    let error = status_error(&ls).await;
     assert_eq!(error["errorType"], "Runtime.ConfigError");
     assert_eq!(error["errorMessage"], "cannot load settings");
     assert_eq!(init.wait_exit("the init error").await, Some(1));
@@ -368,7 +352,10 @@ async fn bootstrap_posting_init_error_is_a_status_error() {
         wait_gone(pid, "bootstrap that reported an init error").await;
     }
     assert_eq!(
-        ls.paths().iter().filter(|p| **p == error_path).count(),
+        ls.paths()
+            .iter()
+            .filter(|p| **p == FakeLocalStack::status_path("error"))
+            .count(),
         1,
         "the error is reported once"
     );
@@ -379,15 +366,7 @@ async fn missing_bootstrap_is_an_invalid_entrypoint_status_error() {
     let ls = FakeLocalStack::start().await;
     let root = TaskRoot::empty();
     let mut init = Init::localstack(&localstack_env(&ls, &root, 10)).await;
-    let error_path = FakeLocalStack::status_path("error");
-    let records = ls
-        .wait_for("status error", |rs| rs.iter().any(|r| r.path == error_path))
-        .await;
-    let error = records
-        .iter()
-        .find(|r| r.path == error_path)
-        .unwrap()
-        .json();
+    let error = status_error(&ls).await;
     assert_eq!(error["errorType"], "Runtime.InvalidEntrypoint");
     let message = error["errorMessage"].as_str().unwrap();
     assert!(
@@ -537,4 +516,17 @@ async fn runtime_api_rejects_wrong_ids_and_paths_with_json() {
     // Still healthy afterwards.
     init.invoke("after-noise", "{}").await;
     assert!(!ls.wait_result("after-noise").await.is_error);
+}
+
+/// Waits for the init's `status/<id>/error` callback and returns its JSON body.
+async fn status_error(ls: &FakeLocalStack) -> serde_json::Value {
+    let error_path = FakeLocalStack::status_path("error");
+    let records = ls
+        .wait_for("status error", |rs| rs.iter().any(|r| r.path == error_path))
+        .await;
+    records
+        .iter()
+        .find(|r| r.path == error_path)
+        .expect("wait_for returned with the record")
+        .json()
 }
