@@ -70,6 +70,28 @@ async fn sync_invoke_returns_the_functions_answer() {
 }
 
 #[tokio::test]
+async fn sync_invoke_with_log_tail_returns_that_invocations_logs() {
+    let deployed = kit().deployed().await;
+    let probe = deployed.function("probe").unwrap();
+    let line = format!("tail line {}", nonce());
+    let inv = probe
+        .invoke_raw(
+            json!({"action": "log", "line": line})
+                .to_string()
+                .as_bytes(),
+            InvokeMode::Sync,
+        )
+        .await
+        .unwrap();
+    assert_eq!(inv.status, 200, "{}", inv.payload);
+    let tail = inv.log_tail.clone().unwrap_or_default();
+    assert!(
+        tail.contains(&line) && tail.contains("END RequestId: ") && tail.contains("REPORT"),
+        "`--log-type Tail` shows the function's line and END/REPORT:\n{tail}"
+    );
+}
+
+#[tokio::test]
 async fn async_invoke_runs_the_function() {
     let deployed = kit().deployed().await;
     let probe = deployed.function("probe").unwrap();

@@ -63,6 +63,11 @@ pub fn container_spec(port: u16, auth_token: Option<&str>) -> ContainerSpec {
             "lambda,sqs,s3,logs,iam,sts".to_owned(),
         ),
     ];
+    env.extend(
+        super::LOCALSTACK_TUNING
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
     if let Some(token) = auth_token.filter(|t| !t.is_empty()) {
         env.push(("LOCALSTACK_AUTH_TOKEN".to_owned(), token.to_owned()));
     }

@@ -378,12 +378,24 @@ fn localstack_env(cfg: &NativeConfig, port: u16) -> Vec<(String, String)> {
         ("SKIP_SSL_CERT_DOWNLOAD".into(), "1".into()),
         ("DISABLE_EVENTS".into(), "1".into()),
         ("LS_LOG".into(), host("LS_LOG", "warn")),
+        // Read by our executor: results in the answer to /invoke ("inline") or through
+        // callbacks ("callback", the Go init's protocol); see localstack/plugin.
+        (
+            "LSK_INVOKE_RESULTS".into(),
+            host("LSK_INVOKE_RESULTS", "inline"),
+        ),
+        // Read by our executor plugin: how long Lambda logs wait to be batched into one
+        // PutLogEvents call (localstack/plugin/lsk_localstack/logs.py).
+        ("LSK_LOG_BATCH_MS".into(), host("LSK_LOG_BATCH_MS", "100")),
         // Read by our launcher: a 1 ms GIL switch interval cut warm invoke p50 by ~13% (bench).
         (
             "LSK_SWITCH_INTERVAL_MS".into(),
             host("LSK_SWITCH_INTERVAL_MS", "1"),
         ),
     ];
+    for (k, v) in super::LOCALSTACK_TUNING {
+        env.push(((*k).into(), host(k, v)));
+    }
     for (k, v) in &cfg.env {
         env.retain(|(ek, _)| ek != k);
         env.push((k.clone(), v.clone()));
@@ -525,6 +537,13 @@ mod tests {
         assert_eq!(get("AWS_SECRET_ACCESS_KEY"), None);
         assert_eq!(get("AWS_ACCESS_KEY_ID"), None);
         assert_eq!(env.iter().filter(|(k, _)| k == "LS_LOG").count(), 1);
+        // SQS mappings drain a queue without LocalStack's 1 s pause after each batch.
+        if std::env::var_os("LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC").is_none() {
+            assert_eq!(
+                get("LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC"),
+                Some("0")
+            );
+        }
     }
 
     #[test]

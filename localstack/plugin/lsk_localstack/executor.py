@@ -9,7 +9,6 @@ Go init does (see DESIGN.md, "The init protocol").
 from __future__ import annotations
 
 import atexit
-import http.client
 import json
 import logging
 import os
@@ -44,6 +43,22 @@ INIT_LISTEN_TIMEOUT_S = 10.0
 STOP_GRACE_S = 2.0
 # LocalStack itself waits at most the maximum Lambda timeout plus a buffer for a result.
 INVOKE_RESULT_TIMEOUT_S = 900 + 5
+# How lsk-init hands back a result. "inline": in the answer to /invoke (one request per invoke);
+# "callback": the Go init's protocol, posting logs and result back through LocalStack's gateway
+# (two more requests through its Python handler chain per invoke). Kept to compare in benches.
+RESULT_MODES = ("inline", "callback")
+RESULT_MODE_HEADER = "x-lsk-result"
+OUTCOME_HEADER = "x-lsk-outcome"
+PAYLOAD_LENGTH_HEADER = "x-lsk-payload-length"
+
+
+def result_mode() -> str:
+    mode = os.environ.get("LSK_INVOKE_RESULTS", "inline") or "inline"
+    if mode not in RESULT_MODES:
+        raise LambdaRuntimeException(
+            f"LSK_INVOKE_RESULTS={mode!r} is not one of {', '.join(RESULT_MODES)}"
+        )
+    return mode
 
 # Every init this LocalStack started, so none outlives it (atexit here; the stdin lifeline
 # inside lsk-init covers SIGKILL of LocalStack).
@@ -74,57 +89,115 @@ def init_binary() -> str:
     return path
 
 
+class InitProtocolError(OSError):
+    """lsk-init's answer is not HTTP/1.1 as lsk-init writes it."""
+
+
 class InitConnection:
     """A keep-alive HTTP/1.1 connection to one init, with TCP_NODELAY.
 
     The stock endpoint opens a new `requests` connection per invoke; this is the hot path of
-    every invocation, so keep the socket and avoid Nagle/delayed-ACK stalls."""
+    every invocation, so the socket is kept and each request leaves in one write (no Nagle or
+    delayed-ACK stalls). The answer is read by hand rather than with `http.client`, whose
+    header parsing (the `email` package) took more of LocalStack's GIL per invoke than the rest
+    of this executor (py-spy). It only has to read what lsk-init (hyper) writes: a status line,
+    headers, and a body with a Content-Length."""
 
     def __init__(self, host: str, port: int):
         self.host = host
         self.port = port
-        self._conn: http.client.HTTPConnection | None = None
+        self._sock: socket.socket | None = None
+        self._buf = b""
 
-    def _connect(self) -> http.client.HTTPConnection:
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
-        conn.connect()
-        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return conn
+    def _connect(self) -> socket.socket:
+        # An inline answer comes when the function is done: wait as long as LocalStack would.
+        sock = socket.create_connection((self.host, self.port), timeout=INVOKE_RESULT_TIMEOUT_S)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
 
-    def post_json(self, path: str, payload: dict) -> int:
+    def post_json(
+        self, path: str, payload: dict, extra_headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        """POSTs `payload`; returns status, headers (lower-case names) and body of the answer."""
         body = json.dumps(payload).encode()
-        headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            + "".join(f"{k}: {v}\r\n" for k, v in (extra_headers or {}).items())
+            + "\r\n"
+        )
+        request = head.encode("latin-1") + body
         for attempt in range(2):
-            fresh = self._conn is None
+            fresh = self._sock is None
             try:
-                if self._conn is None:
-                    self._conn = self._connect()
-                self._conn.request("POST", path, body=body, headers=headers)
-                resp = self._conn.getresponse()
-                resp.read()
-                return resp.status
-            except (ConnectionError, http.client.HTTPException, OSError):
+                if self._sock is None:
+                    self._sock = self._connect()
+                    self._buf = b""
+                self._sock.sendall(request)
+                return self._read_answer()
+            except OSError:
                 self.close()
                 # A kept-alive socket may have gone stale; a fresh connection that fails is real.
                 if fresh or attempt == 1:
                     raise
         raise AssertionError("unreachable")
 
+    def _recv(self) -> bytes:
+        chunk = self._sock.recv(262144)
+        if not chunk:
+            raise ConnectionResetError("lsk-init closed the connection")
+        return chunk
+
+    def _read_answer(self) -> tuple[int, dict[str, str], bytes]:
+        buf = self._buf
+        while (end := buf.find(b"\r\n\r\n")) < 0:
+            if len(buf) > 65536:
+                raise InitProtocolError("lsk-init sent more than 64 KiB of headers")
+            buf += self._recv()
+        lines = buf[:end].decode("latin-1").split("\r\n")
+        version, _, rest = lines[0].partition(" ")
+        code = rest[:3]
+        if not version.startswith("HTTP/1.") or not code.isdigit():
+            raise InitProtocolError(f"not an HTTP/1.x status line from lsk-init: {lines[0]!r}")
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = headers.get("content-length", "")
+        if not length.isdigit():
+            raise InitProtocolError(
+                f"lsk-init answered HTTP {code} without a Content-Length ({lines[1:]!r})"
+            )
+        size = int(length)
+        parts = [buf[end + 4 :]]
+        have = len(parts[0])
+        while have < size:
+            chunk = self._recv()
+            parts.append(chunk)
+            have += len(chunk)
+        data = b"".join(parts)
+        self._buf = data[size:]
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return int(code), headers, data[:size]
+
     def close(self) -> None:
-        if self._conn is not None:
+        if self._sock is not None:
             try:
-                self._conn.close()
+                self._sock.close()
             finally:
-                self._conn = None
+                self._sock = None
+                self._buf = b""
 
 
 class ProcessExecutorEndpoint(ExecutorEndpoint):
     """LocalStack's callback endpoint, with invokes sent over a kept-alive connection."""
 
-    def __init__(self, executor_id: str):
+    def __init__(self, executor_id: str, mode: str = "inline"):
         super().__init__(executor_id, container_address=None, container_port=None)
         self._lock = threading.Lock()
         self._init_conn: InitConnection | None = None
+        self._mode = mode
 
     def connect_to(self, host: str, port: int) -> None:
         self.container_address = host
@@ -136,11 +209,14 @@ class ProcessExecutorEndpoint(ExecutorEndpoint):
 
         if self._init_conn is None:
             raise ValueError("init address not set, but got an invoke")
+        inline = self._mode == "inline"
         with self._lock:
             self.invocation_future = Future()
             self.logs = None
             try:
-                status = self._init_conn.post_json("/invoke", payload)
+                status, headers, data = self._init_conn.post_json(
+                    "/invoke", payload, {RESULT_MODE_HEADER: "inline"} if inline else None
+                )
             except OSError as e:
                 raise InvokeSendError(
                     f"could not send the invocation to lsk-init at "
@@ -149,10 +225,34 @@ class ProcessExecutorEndpoint(ExecutorEndpoint):
             if status >= 300:
                 raise InvokeSendError(
                     f"lsk-init at {self.container_address}:{self.container_port} refused the "
-                    f"invocation with HTTP {status}"
+                    f"invocation with HTTP {status}: {data[:512].decode(errors='replace')}"
                 )
+            if inline:
+                return self._inline_result(payload.get("invoke-id", ""), headers, data)
             future = self.invocation_future
         return future.result(timeout=INVOKE_RESULT_TIMEOUT_S)
+
+    def _inline_result(
+        self, request_id: str, headers: dict[str, str], data: bytes
+    ) -> InvocationResult:
+        outcome = headers.get(OUTCOME_HEADER)
+        try:
+            split = int(headers.get(PAYLOAD_LENGTH_HEADER, ""))
+        except ValueError:
+            split = -1
+        if outcome not in ("response", "error") or not 0 <= split <= len(data):
+            raise InvokeSendError(
+                f"lsk-init at {self.container_address}:{self.container_port} answered /invoke "
+                f"without an inline result ({OUTCOME_HEADER}={outcome!r}, "
+                f"{PAYLOAD_LENGTH_HEADER}={headers.get(PAYLOAD_LENGTH_HEADER)!r}); is LSK_INIT_BIN "
+                "an lsk-init from this workspace? Rebuild it with `cargo build --release -p lsk-init`."
+            )
+        return InvocationResult(
+            request_id,
+            data[:split],
+            is_error=outcome == "error",
+            logs=data[split:].decode(errors="replace"),
+        )
 
     def shutdown(self) -> None:
         if self._init_conn is not None:
@@ -163,7 +263,7 @@ class ProcessExecutorEndpoint(ExecutorEndpoint):
 class ProcessRuntimeExecutor(RuntimeExecutor):
     def __init__(self, id: str, function_version: FunctionVersion) -> None:
         super().__init__(id=id, function_version=function_version)
-        self.executor_endpoint = ProcessExecutorEndpoint(self.id)
+        self.executor_endpoint = ProcessExecutorEndpoint(self.id, result_mode())
         self.process: subprocess.Popen | None = None
         self.log_path = Path(config.dirs.tmp) / "lsk-init" / f"{self.id}.log"
         self._stopped = False
@@ -329,6 +429,11 @@ class ProcessRuntimeExecutorPlugin(RuntimeExecutorPlugin):
     name = "process"
 
     def load(self, *args, **kwargs):
+        # Loaded when the Lambda service starts, before any function version (and its log
+        # handler thread) exists.
+        from lsk_localstack import logs
+
+        logs.install()
         return ProcessRuntimeExecutor
 
 

@@ -431,14 +431,40 @@ impl Init {
 
     /// Sends LocalStack's `POST /invoke`.
     pub async fn invoke(&self, id: &str, payload: &str) -> (StatusCode, Bytes) {
-        let body = serde_json::json!({
-            "invoke-id": id,
-            "invoked-function-arn": "arn:aws:lambda:us-east-1:000000000000:function:fn-under-test",
-            "payload": payload,
-            "trace-id": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
-        });
-        let (status, _, body) = post(self.addr, "/invoke", Bytes::from(body.to_string())).await;
+        let (status, _, body) = post(self.addr, "/invoke", invoke_body(id, payload)).await;
         (status, body)
+    }
+
+    /// Sends `POST /invoke` asking for the result in the answer (`x-lsk-result: inline`).
+    pub async fn invoke_inline(&self, id: &str, payload: &str) -> Inline {
+        let (status, headers, body) = request_with(
+            self.addr,
+            Method::POST,
+            "/invoke",
+            &[("x-lsk-result", "inline")],
+            invoke_body(id, payload),
+        )
+        .await;
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let split = header("x-lsk-payload-length").and_then(|n| n.parse::<usize>().ok());
+        let (payload, logs) = match split {
+            Some(n) if n <= body.len() => (
+                body.slice(..n),
+                String::from_utf8_lossy(&body[n..]).into_owned(),
+            ),
+            _ => (body.clone(), String::new()),
+        };
+        Inline {
+            status,
+            outcome: header("x-lsk-outcome"),
+            payload,
+            logs,
+        }
     }
 
     /// Waits (bounded) for the process to exit and returns its exit code.
@@ -474,6 +500,38 @@ impl Drop for Init {
     }
 }
 
+/// LocalStack's `/invoke` body.
+fn invoke_body(id: &str, payload: &str) -> Bytes {
+    let body = serde_json::json!({
+        "invoke-id": id,
+        "invoked-function-arn": "arn:aws:lambda:us-east-1:000000000000:function:fn-under-test",
+        "payload": payload,
+        "trace-id": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+    });
+    Bytes::from(body.to_string())
+}
+
+/// The answer to an inline `/invoke`, split as the executor splits it.
+#[derive(Debug)]
+pub struct Inline {
+    pub status: StatusCode,
+    /// `response` or `error` (`x-lsk-outcome`); `None` when the init refused the invoke.
+    pub outcome: Option<String>,
+    pub payload: Bytes,
+    pub logs: String,
+}
+
+impl Inline {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.payload).unwrap_or_else(|e| {
+            panic!(
+                "payload is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.payload)
+            )
+        })
+    }
+}
+
 /// POSTs `body` to `path` on a fresh connection; returns status, headers and body.
 pub async fn post(addr: SocketAddr, path: &str, body: Bytes) -> (StatusCode, HeaderMap, Bytes) {
     request(addr, Method::POST, path, body).await
@@ -483,6 +541,16 @@ pub async fn request(
     addr: SocketAddr,
     method: Method,
     path: &str,
+    body: Bytes,
+) -> (StatusCode, HeaderMap, Bytes) {
+    request_with(addr, method, path, &[], body).await
+}
+
+pub async fn request_with(
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
     body: Bytes,
 ) -> (StatusCode, HeaderMap, Bytes) {
     let stream = TcpStream::connect(addr).await.expect("connect to lsk-init");
@@ -495,7 +563,10 @@ pub async fn request(
         .method(method)
         .uri(path)
         .header("host", addr.to_string())
-        .header("content-type", "application/json")
+        .header("content-type", "application/json");
+    let req = headers
+        .iter()
+        .fold(req, |req, (k, v)| req.header(*k, *v))
         .body(Full::new(body))
         .unwrap();
     let resp = tokio::time::timeout(WAIT, sender.send_request(req))

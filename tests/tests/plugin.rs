@@ -1,0 +1,116 @@
+//! The Python side of the native runtime (`localstack/plugin`): its unit tests, run with the
+//! project's pinned LocalStack venv on the plugin's sources, so `cargo test` covers them too.
+
+use std::process::Command;
+
+use lsk::backend::native::ensure_installed;
+
+#[tokio::test]
+async fn localstack_plugin_unit_tests_pass() {
+    let root = lsk_e2e::root();
+    let python = ensure_installed(&root, &|_| {})
+        .await
+        .unwrap_or_else(|e| panic!("installing the native LocalStack venv: {e}"));
+    let plugin = root.join("localstack/plugin");
+    let out = Command::new(&python)
+        .args(["-m", "unittest", "discover", "-v", "-s"])
+        .arg(plugin.join("tests"))
+        .arg("-t")
+        .arg(&plugin)
+        .current_dir(&plugin)
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", python.display()));
+    let report = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the plugin's unit tests failed ({}):\n{report}",
+        out.status
+    );
+    // A discovery mistake would pass with nothing run.
+    let ran = report
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Ran ")?
+                .split(' ')
+                .next()?
+                .parse::<u32>()
+                .ok()
+        })
+        .unwrap_or(0);
+    assert!(ran >= 10, "expected the plugin's tests to run:\n{report}");
+}
+
+const CALLBACK_MANIFEST: &str = r#"
+[functions.probe-callback]
+package = "probe"
+timeout = 2
+"#;
+
+/// The Go init's protocol (`LSK_INVOKE_RESULTS=callback`: logs and result posted back through
+/// LocalStack's gateway) still works end to end, with logs shipped unbatched
+/// (`LSK_LOG_BATCH_MS=0`). The default (inline results, batched logs) is what every other
+/// end-to-end test runs on.
+#[tokio::test]
+async fn callback_results_and_unbatched_logs_still_work() {
+    use std::sync::OnceLock;
+    use std::time::Duration;
+
+    use lsk::{BackendChoice, InvokeMode};
+    use lsk_e2e::{Kit, Spec, eventually, nonce};
+    use serde_json::json;
+
+    static KIT: OnceLock<Result<Kit, String>> = OnceLock::new();
+    let kit = Kit::shared(&KIT, || {
+        let mut spec = Spec::inline("plugin-callback", CALLBACK_MANIFEST, BackendChoice::Native);
+        spec.native_env = vec![
+            ("LSK_INVOKE_RESULTS".into(), "callback".into()),
+            ("LSK_LOG_BATCH_MS".into(), "0".into()),
+        ];
+        spec
+    });
+    let deployed = kit.deployed().await;
+    let probe = deployed.function("probe-callback").unwrap();
+    let line = format!("callback line {}", nonce());
+    let inv = probe
+        .invoke_raw(
+            json!({"action": "log", "line": line})
+                .to_string()
+                .as_bytes(),
+            InvokeMode::Sync,
+        )
+        .await
+        .unwrap();
+    assert_eq!(inv.status, 200, "{}", inv.payload);
+    assert!(inv.failure().is_none(), "{}", inv.payload);
+    let tail = inv.log_tail.clone().unwrap_or_default();
+    assert!(
+        tail.contains(&line) && tail.contains("REPORT RequestId: "),
+        "the invoke's LogResult tail carries the function's line and REPORT:\n{tail}"
+    );
+
+    let timed_out = probe
+        .invoke_raw(br#"{"action": "sleep", "ms": 4000}"#, InvokeMode::Sync)
+        .await
+        .unwrap();
+    let failure = timed_out
+        .failure()
+        .unwrap_or_else(|| panic!("sleeping past the timeout succeeded: {}", timed_out.payload));
+    assert_eq!(failure.error_type, "Sandbox.Timedout");
+
+    let in_cloudwatch = eventually(
+        "the line in CloudWatch Logs",
+        Duration::from_secs(30),
+        || async {
+            let lines = probe
+                .logs(Duration::from_secs(600))
+                .await
+                .unwrap_or_default();
+            lines
+                .iter()
+                .any(|l| l.message.contains(&line))
+                .then_some(())
+        },
+    )
+    .await;
+    assert!(in_cloudwatch.is_ok(), "{in_cloudwatch:?}");
+}
