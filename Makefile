@@ -11,7 +11,7 @@ DATA     ?= {"number": 6}
 PROMPT   ?= a couch on the moon
 ARGS     ?=
 
-.PHONY: help local-up local-down deploy status test invoke image logs bench lint clean install lock
+.PHONY: help local-up local-down deploy status test invoke image logs bench bench-tools lint clean install lock
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -49,6 +49,10 @@ test: install ## Run every test: unit tests and end to end against LocalStack (s
 bench: install ## Measure the kit (medians, ratios) and write target/bench/
 	@cargo build --release -p lsk -p lsk-e2e --bin lsk --bin lsk-bench
 	@target/release/lsk-bench $(ARGS)
+
+bench-tools: install ## Install the bench's optional anchor (cargo-lambda, pinned) into .lsk/venv
+	@.lsk/venv/bin/python -m pip install --quiet --require-hashes -r localstack/bench-tools.txt
+	@echo "cargo-lambda installed in .lsk/venv: make bench now adds the anchor row"
 
 lint: ## rustfmt check and clippy with warnings as errors
 	@cargo fmt --all -- --check

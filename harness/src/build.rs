@@ -391,6 +391,24 @@ fn is_progress_line(line: &str) -> bool {
     .any(|p| t.starts_with(p))
 }
 
+/// Variables cargo sets for the program it runs (`cargo test`, `cargo run`), which a nested
+/// build must not inherit: ring's build script reruns when `CARGO_MANIFEST_DIR` changes, so a
+/// build started from a test binary (`/ws/tests`), then from another (`/ws/harness`), then from
+/// the shell (unset) recompiled ring, rustls and the AWS SDK's HTTP client each time (~50 s).
+fn is_cargo_run_variable(key: &str) -> bool {
+    matches!(
+        key,
+        "CARGO_MANIFEST_DIR"
+            | "CARGO_MANIFEST_PATH"
+            | "CARGO_CRATE_NAME"
+            | "CARGO_BIN_NAME"
+            | "CARGO_PRIMARY_PACKAGE"
+            | "CARGO_TARGET_TMPDIR"
+            | "OUT_DIR"
+    ) || key.starts_with("CARGO_PKG_")
+        || key.starts_with("CARGO_BIN_EXE_")
+}
+
 /// Runs a build command: stderr streamed to `phase` and kept for the error, stdout returned.
 async fn run_streaming(
     program: &str,
@@ -399,7 +417,13 @@ async fn run_streaming(
     phase: &crate::progress::Phase,
 ) -> Result<Vec<String>, BuildError> {
     let command = format!("{program} {}", args.join(" "));
-    let mut child = Command::new(program)
+    let mut cmd = Command::new(program);
+    for (key, _) in std::env::vars_os() {
+        if is_cargo_run_variable(&key.to_string_lossy()) {
+            cmd.env_remove(&key);
+        }
+    }
+    let mut child = cmd
         .args(args)
         .current_dir(root)
         .stdin(Stdio::null())
@@ -634,6 +658,28 @@ mod tests {
                 ("lsk".into(), vec!["lsk".into()]),
                 ("lib-only".into(), vec![]),
             ]),
+        }
+    }
+
+    #[test]
+    fn nested_builds_drop_what_cargo_sets_for_the_running_program() {
+        for k in [
+            "CARGO_MANIFEST_DIR",
+            "CARGO_PKG_NAME",
+            "CARGO_BIN_EXE_lsk",
+            "CARGO_TARGET_TMPDIR",
+        ] {
+            assert!(is_cargo_run_variable(k), "{k}");
+        }
+        // What configures cargo itself is the user's to keep.
+        for k in [
+            "CARGO",
+            "CARGO_HOME",
+            "CARGO_TARGET_DIR",
+            "CARGO_BUILD_JOBS",
+            "PATH",
+        ] {
+            assert!(!is_cargo_run_variable(k), "{k}");
         }
     }
 

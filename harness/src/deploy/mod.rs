@@ -341,47 +341,15 @@ pub async fn apply(
         resolved.queues.insert(queue.name.clone(), (url, arn));
     }
 
-    for f in manifest.functions.values() {
-        phase.update(&format!("function {}", f.name));
-        let package = packages
-            .get(&f.name)
-            .ok_or_else(|| DeployError::MissingPackage(f.name.clone()))?;
-        let desired = desired_function(f, package, &resolved, &opts.project)?;
-        let change = ensure_function(clients, &desired, package).await?;
-        report.push(ResourceType::Function, &f.name, change);
-
-        phase.update(&format!("function URL {}", f.name));
-        let (url_change, perm_change) = ensure_url(clients, f).await?;
-        if let Some(c) = url_change {
-            report.push(ResourceType::FunctionUrl, &f.name, c);
-        }
-        if let Some(c) = perm_change {
-            report.push(
-                ResourceType::Permission,
-                format!("{} public URL", f.name),
-                c,
-            );
-        }
-
-        phase.update(&format!("SQS mappings {}", f.name));
-        let desired_mappings: Vec<DesiredMapping> = f
-            .sqs
-            .iter()
-            .map(|t| DesiredMapping {
-                queue: t.queue.clone(),
-                source_arn: resolved
-                    .queues
-                    .get(&t.queue)
-                    .map(|(_, arn)| arn.clone())
-                    .unwrap_or_else(|| aws::queue_arn(&clients.region, &t.queue)),
-                batch_size: t.batch_size,
-                batching_window: t.batching_window,
-                report_failures: t.report_batch_item_failures,
-                enabled: t.enabled,
-            })
-            .collect();
-        for (name, change) in ensure_mappings(clients, &f.name, &desired_mappings).await? {
-            report.push(ResourceType::EventSourceMapping, name, change);
+    // Functions are independent of each other once queues and buckets exist: deploying them
+    // at once overlaps the SDK waiters' polls (at least 1 s each while a function is Pending).
+    let deploys = manifest
+        .functions
+        .values()
+        .map(|f| deploy_function(clients, f, packages, &resolved, opts, &phase));
+    for changes in futures::future::try_join_all(deploys).await? {
+        for (resource, name, change) in changes {
+            report.push(resource, name, change);
         }
     }
 
@@ -411,6 +379,60 @@ pub async fn apply(
         })
     });
     Ok((report, resolved))
+}
+
+/// One function, its URL and its SQS mappings; the changes in the order they were made.
+async fn deploy_function(
+    clients: &Clients,
+    f: &Function,
+    packages: &BTreeMap<String, Package>,
+    resolved: &Resolved,
+    opts: &DeployOptions,
+    phase: &crate::progress::Phase,
+) -> Result<Vec<(ResourceType, String, Change)>, DeployError> {
+    let mut changes = Vec::new();
+    phase.update(&format!("function {}", f.name));
+    let package = packages
+        .get(&f.name)
+        .ok_or_else(|| DeployError::MissingPackage(f.name.clone()))?;
+    let desired = desired_function(f, package, resolved, &opts.project)?;
+    let change = ensure_function(clients, &desired, package).await?;
+    changes.push((ResourceType::Function, f.name.clone(), change));
+
+    phase.update(&format!("function URL {}", f.name));
+    let (url_change, perm_change) = ensure_url(clients, f).await?;
+    if let Some(c) = url_change {
+        changes.push((ResourceType::FunctionUrl, f.name.clone(), c));
+    }
+    if let Some(c) = perm_change {
+        changes.push((
+            ResourceType::Permission,
+            format!("{} public URL", f.name),
+            c,
+        ));
+    }
+
+    phase.update(&format!("SQS mappings {}", f.name));
+    let desired_mappings: Vec<DesiredMapping> = f
+        .sqs
+        .iter()
+        .map(|t| DesiredMapping {
+            queue: t.queue.clone(),
+            source_arn: resolved
+                .queues
+                .get(&t.queue)
+                .map(|(_, arn)| arn.clone())
+                .unwrap_or_else(|| aws::queue_arn(&clients.region, &t.queue)),
+            batch_size: t.batch_size,
+            batching_window: t.batching_window,
+            report_failures: t.report_batch_item_failures,
+            enabled: t.enabled,
+        })
+        .collect();
+    for (name, change) in ensure_mappings(clients, &f.name, &desired_mappings).await? {
+        changes.push((ResourceType::EventSourceMapping, name, change));
+    }
+    Ok(changes)
 }
 
 async fn ensure_bucket(clients: &Clients, name: &str) -> Result<Change, DeployError> {

@@ -1,9 +1,11 @@
 //! Optional anchor: cargo-lambda's emulator (`cargo lambda watch`) serving square, measured with
 //! the same client, for a sense of scale against the tool most Rust Lambda developers know.
-//! Runs only when `cargo-lambda` is already on PATH; the bench never installs it.
+//! Runs only when cargo-lambda is installed: in the project's tool venv (`make bench-tools`,
+//! which pip-installs the pinned `cargo-lambda` wheel into `.lsk/venv`) or on PATH. The bench
+//! itself never installs it.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -15,12 +17,18 @@ use crate::http::{Client, Prepared};
 use crate::lambda::{PAYLOAD, check_36, invoke_path};
 use crate::procs::MARKER;
 
-pub const NOT_INSTALLED: &str = "not installed: pip install cargo-lambda";
+pub const NOT_INSTALLED: &str =
+    "not installed: `make bench-tools` (pip install cargo-lambda into .lsk/venv)";
 /// The emulator compiles the function before its first answer.
 const FIRST_ANSWER_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 
-pub fn installed() -> bool {
-    which::which("cargo-lambda").is_ok()
+/// The `cargo-lambda` executable: the project venv's, else the one on PATH.
+pub fn find(root: &Path) -> Option<PathBuf> {
+    let venv = lsk::stack::venv_bin(root).join("cargo-lambda");
+    if venv.is_file() {
+        return Some(venv);
+    }
+    which::which("cargo-lambda").ok()
 }
 
 /// `cargo lambda watch` in its own process group, so stopping it takes the function down too.
@@ -31,19 +39,21 @@ pub struct Watch {
 
 impl Watch {
     pub async fn start(
+        cargo_lambda: &Path,
         root: &Path,
         target_dir: &Path,
         port: u16,
         bench_dir: &Path,
     ) -> Result<Watch> {
-        let child = Command::new("cargo")
+        // `cargo lambda watch` runs `cargo-lambda lambda watch`; calling it so needs no PATH.
+        let child = Command::new(cargo_lambda)
             .args([
                 "lambda",
                 "watch",
                 "--ignore-changes",
-                "-a",
+                "--invoke-address",
                 "127.0.0.1",
-                "-P",
+                "--invoke-port",
             ])
             .arg(port.to_string())
             .args(["--release", "-p", "square", "--bin", "square"])

@@ -6,7 +6,8 @@
 //! (the functions' crates, `lsk-init`, the LocalStack installer and plugin, `lsk.toml`; the
 //! Python venv is a symlink to the project's). That keeps the user's `.lsk/state` and a
 //! LocalStack they may run untouched, gives the code edit a copy of its own to change, and has
-//! its own cargo target dir so it never replaces binaries in the project's.
+//! its own cargo target dir so it never replaces binaries in the project's (seeded with a copy
+//! of the project's build outputs, so it starts out fresh instead of compiling everything).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -102,8 +103,8 @@ pub async fn build_cli(root: &Path, bench_dir: &Path) -> Result<PathBuf> {
         .ok_or_else(|| anyhow!("cargo built lsk but reported no executable"))
 }
 
-/// Package name -> crate directory, from `cargo metadata`.
-async fn package_dirs(root: &Path) -> Result<BTreeMap<String, PathBuf>> {
+/// The project's cargo target directory and, per package name, its crate directory.
+async fn package_dirs(root: &Path) -> Result<(PathBuf, BTreeMap<String, PathBuf>)> {
     let out = Command::new(cargo())
         .args(["metadata", "--format-version", "1", "--no-deps"])
         .current_dir(root)
@@ -130,19 +131,58 @@ async fn package_dirs(root: &Path) -> Result<BTreeMap<String, PathBuf>> {
             dirs.insert(name.to_owned(), dir.to_path_buf());
         }
     }
-    Ok(dirs)
+    let target = meta["target_directory"]
+        .as_str()
+        .map_or_else(|| root.join("target"), PathBuf::from);
+    Ok((target, dirs))
+}
+
+/// Gives the copy's empty build dirs a copy of the project's (`<target>/lsk/<set>`, made by the
+/// bench's own deploy a moment earlier), timestamps kept. With the sources copied with their
+/// mtimes too, cargo in the copy finds them fresh: the first `lsk up` there compiles nothing,
+/// instead of the AWS SDK and every function once more (minutes on a fresh clone).
+fn seed_target(project_target: &Path, copy_target: &Path) -> Result<()> {
+    let from = project_target.join("lsk");
+    let Ok(sets) = fs::read_dir(&from) else {
+        return Ok(());
+    };
+    let to = copy_target.join("lsk");
+    fs::create_dir_all(&to).with_context(|| format!("creating {}", to.display()))?;
+    for set in sets {
+        let set = set?;
+        let dst = to.join(set.file_name());
+        if !set.file_type()?.is_dir() || dst.exists() {
+            continue;
+        }
+        let status = std::process::Command::new("cp")
+            .args(["-a", "--reflink=auto"])
+            .arg(set.path())
+            .arg(&dst)
+            .status()
+            .context("running cp")?;
+        if !status.success() {
+            let _ = fs::remove_dir_all(&dst);
+            bail!(
+                "copying {} to {} failed ({status})",
+                set.path().display(),
+                dst.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Writes `bytes` to `path` unless it already holds them (unchanged files keep their mtime, so
-/// cargo stays fresh between runs).
-fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
+/// cargo stays fresh between runs); says whether it wrote.
+fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool> {
     if fs::read(path).is_ok_and(|old| old == bytes) {
-        return Ok(());
+        return Ok(false);
     }
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
-    fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+    fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    Ok(true)
 }
 
 fn skipped_name(name: &str) -> bool {
@@ -167,9 +207,19 @@ fn sync_dir(from: &Path, to: &Path) -> Result<()> {
             sync_dir(&src, &dst)?;
         } else if kind.is_file() {
             let bytes = fs::read(&src).with_context(|| format!("reading {}", src.display()))?;
-            write_if_changed(&dst, &bytes)?;
-            let mode = fs::metadata(&src)?.permissions();
-            fs::set_permissions(&dst, mode)?;
+            let meta = fs::metadata(&src)?;
+            if write_if_changed(&dst, &bytes)? {
+                // The source's mtime: with the build outputs seeded from the project's
+                // (`seed_target`), cargo then sees nothing to rebuild.
+                if let Ok(modified) = meta.modified() {
+                    fs::File::options()
+                        .write(true)
+                        .open(&dst)
+                        .and_then(|f| f.set_modified(modified))
+                        .with_context(|| format!("setting the mtime of {}", dst.display()))?;
+                }
+            }
+            fs::set_permissions(&dst, meta.permissions())?;
         }
     }
     for entry in fs::read_dir(to)? {
@@ -211,7 +261,7 @@ pub async fn prepare(
             venv.display()
         );
     }
-    let dirs = package_dirs(root).await?;
+    let (project_target, dirs) = package_dirs(root).await?;
     let mut packages: Vec<String> = stack
         .manifest()
         .functions
@@ -295,6 +345,7 @@ pub async fn prepare(
     let edit_file = dir.join(rel).join("src").join("main.rs");
     let pristine_main =
         fs::read(&edit_file).with_context(|| format!("reading {}", edit_file.display()))?;
+    seed_target(&project_target, &dir.join("target"))?;
     Ok(Mirror {
         dir: dir.to_path_buf(),
         manifest,
@@ -326,7 +377,7 @@ impl Mirror {
     }
 
     pub fn restore(&self) -> Result<()> {
-        write_if_changed(&self.edit_file, &self.pristine_main)
+        write_if_changed(&self.edit_file, &self.pristine_main).map(drop)
     }
 }
 

@@ -800,14 +800,15 @@ async fn devloop_phase(ctx: &Ctx, report: &mut Report) {
 }
 
 async fn anchor_phase(ctx: &Ctx, report: &mut Report) {
-    if !anchor::installed() {
+    let Some(cargo_lambda) = anchor::find(&ctx.root) else {
         report.fail("anchor_cargo_lambda", anchor::NOT_INSTALLED);
         return;
-    }
+    };
     progress("anchor: cargo lambda watch serving square");
     let result = async {
         let port = devloop::free_port()?;
         let mut watch = anchor::Watch::start(
+            &cargo_lambda,
             &ctx.root,
             &ctx.bench_dir.join("cargo-lambda-target"),
             port,
