@@ -1,4 +1,5 @@
-//! The developer loop, timed as a developer runs it: the release `lsk` CLI as a subprocess doing
+//! The developer loop, timed as a developer runs it: the `lsk` CLI (built with `make bench`'s
+//! `bench-tools` profile, see the workspace Cargo.toml) as a subprocess doing
 //! `up`, `deploy` (nothing changed, then one function's code changed) and `down`.
 //!
 //! `lsk` keeps LocalStack's state in `<manifest dir>/.lsk/state` and offers no flag to move it,
@@ -41,14 +42,15 @@ fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
-/// Builds the release `lsk` CLI in the project and returns its path.
+/// Builds the `lsk` CLI in the project (profile `bench-tools`) and returns its path.
 ///
 /// The same package set as `make bench` builds (`-p lsk -p lsk-e2e`): cargo unifies features
 /// per set, so building `-p lsk` alone would recompile the AWS SDK a second time.
 pub async fn build_cli(root: &Path, bench_dir: &Path) -> Result<PathBuf> {
     let args = [
         "build",
-        "--release",
+        "--profile",
+        crate::TOOLS_PROFILE,
         "-p",
         "lsk",
         "-p",
@@ -93,9 +95,7 @@ pub async fn build_cli(root: &Path, bench_dir: &Path) -> Result<PathBuf> {
     };
     let (status, exe) = tokio::time::timeout(BUILD_CLI_TIMEOUT, read)
         .await
-        .map_err(|_| {
-            anyhow!("cargo build -p lsk --release took longer than {BUILD_CLI_TIMEOUT:?}")
-        })??;
+        .map_err(|_| anyhow!("cargo build -p lsk took longer than {BUILD_CLI_TIMEOUT:?}"))??;
     if !status.success() {
         bail!("`cargo {}` failed ({status})", args.join(" "));
     }

@@ -23,6 +23,9 @@ mod report;
 mod standalone;
 mod stats;
 
+/// The cargo profile `make bench` builds lsk and lsk-bench with (workspace Cargo.toml).
+pub const TOOLS_PROFILE: &str = "bench-tools";
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -787,7 +790,7 @@ async fn devloop_phase(ctx: &Ctx, report: &mut Report) {
         Ok(cli) => report.note(
             "lsk_up",
             format!(
-                "{} (release), in a copy of the workspace under {}",
+                "{} (profile {TOOLS_PROFILE}), in a copy of the workspace under {}",
                 cli.strip_prefix(&ctx.root).unwrap_or(&cli).display(),
                 ctx.devloop_dir()
                     .strip_prefix(&ctx.root)
