@@ -120,6 +120,8 @@ pub struct Wanted {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Workspace {
     pub target_directory: PathBuf,
+    /// Where `Cargo.toml` and `Cargo.lock` of the workspace are.
+    pub workspace_root: PathBuf,
     /// package name -> binary target names
     pub packages: BTreeMap<String, Vec<String>>,
 }
@@ -127,6 +129,7 @@ pub struct Workspace {
 #[derive(Deserialize)]
 struct RawMetadata {
     target_directory: PathBuf,
+    workspace_root: PathBuf,
     packages: Vec<RawPackage>,
     workspace_members: Vec<String>,
 }
@@ -164,6 +167,7 @@ pub fn parse_metadata(json: &str) -> Result<Workspace, String> {
         .collect();
     Ok(Workspace {
         target_directory: raw.target_directory,
+        workspace_root: raw.workspace_root,
         packages,
     })
 }
@@ -314,6 +318,33 @@ pub fn cargo_build_args(wanted: &[Wanted], include_init: bool, target_dir: &Path
         args.push((*b).into());
     }
     args
+}
+
+/// The generated AWS SDK service crates (`aws-sdk-*`) a `Cargo.lock` holds.
+pub fn sdk_service_crates(lock: &str) -> BTreeSet<String> {
+    lock.lines()
+        .filter_map(|l| l.strip_prefix("name = \"")?.strip_suffix('"'))
+        .filter(|name| name.starts_with("aws-sdk-"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `--config` arguments that build the generated AWS SDK service crates at opt-level 1 in
+/// the release builds lsk makes for LocalStack (your `cargo build --release` is untouched).
+///
+/// They are most of a function's compile (aws-sdk-s3 alone is minutes at opt-level 3 on two
+/// cores) and do little work in a Lambda talking to LocalStack: request and response
+/// (de)serialisation. Everything else, your code included, stays at opt-level 3.
+pub fn sdk_opt_level_args(crates: &BTreeSet<String>) -> Vec<String> {
+    crates
+        .iter()
+        .flat_map(|c| {
+            [
+                "--config".to_owned(),
+                format!("profile.release.package.{c}.opt-level=1"),
+            ]
+        })
+        .collect()
 }
 
 /// Arguments of `cargo lambda build` for the functions of one architecture.
@@ -524,10 +555,21 @@ async fn build_host(
     if include_init {
         runs.push((&[], true));
     }
-    for (set, init) in runs {
+    // The two builds run at once: each has long stretches where one big crate keeps a single
+    // core busy (the AWS SDK's), which the other build fills.
+    let program = cargo();
+    let lock = std::fs::read_to_string(ws.workspace_root.join("Cargo.lock")).unwrap_or_default();
+    let sdk_args = sdk_opt_level_args(&sdk_service_crates(&lock));
+    let jobs = runs.iter().map(|&(set, init)| {
         let dir = set_target_dir(&ws.target_directory, set, init);
-        let args = cargo_build_args(set, init, &dir);
-        let stdout = run_streaming(&cargo(), &args, root, &phase).await?;
+        let mut args = cargo_build_args(set, init, &dir);
+        args.extend(sdk_args.iter().cloned());
+        let (program, phase) = (&program, &phase);
+        async move { run_streaming(program, &args, root, phase).await }
+    });
+    let outputs = futures::future::try_join_all(jobs).await?;
+    for (&(set, init), stdout) in runs.iter().zip(outputs) {
+        let dir = set_target_dir(&ws.target_directory, set, init);
         produced.extend(stdout.iter().filter_map(|l| artifact_executable(l)));
         for (_, bin) in unique_pairs(set) {
             produced
@@ -649,6 +691,7 @@ mod tests {
     fn ws() -> Workspace {
         Workspace {
             target_directory: "/ws/target".into(),
+            workspace_root: "/ws".into(),
             packages: BTreeMap::from([
                 ("square".into(), vec!["square".into()]),
                 (
@@ -659,6 +702,21 @@ mod tests {
                 ("lib-only".into(), vec![]),
             ]),
         }
+    }
+
+    #[test]
+    fn sdk_service_crates_are_built_at_opt_level_1() {
+        let lock = "[[package]]\nname = \"aws-sdk-s3\"\nversion = \"1\"\n\n[[package]]\nname = \"aws-smithy-types\"\n\n[[package]]\nname = \"aws-sdk-sqs\"\n";
+        let crates = sdk_service_crates(lock);
+        assert_eq!(
+            crates.iter().map(String::as_str).collect::<Vec<_>>(),
+            ["aws-sdk-s3", "aws-sdk-sqs"]
+        );
+        assert_eq!(
+            sdk_opt_level_args(&crates).join(" "),
+            "--config profile.release.package.aws-sdk-s3.opt-level=1 --config profile.release.package.aws-sdk-sqs.opt-level=1"
+        );
+        assert!(sdk_opt_level_args(&BTreeSet::new()).is_empty());
     }
 
     #[test]
@@ -845,10 +903,12 @@ mod tests {
           ],
           "workspace_members": ["path+file:///ws/lambdas/square#0.1.0"],
           "target_directory": "/elsewhere/target",
+          "workspace_root": "/ws",
           "version": 1
         }"#;
         let ws = parse_metadata(json).unwrap();
         assert_eq!(ws.target_directory, Path::new("/elsewhere/target"));
+        assert_eq!(ws.workspace_root, Path::new("/ws"));
         assert_eq!(
             ws.packages,
             BTreeMap::from([("square".to_owned(), vec!["square".to_owned()])])

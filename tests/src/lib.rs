@@ -216,3 +216,17 @@ pub fn skip(test: &str, why: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
 }
+
+/// Invokes the `probe` test function (tests/probe) asking it to write `line` to its output,
+/// which lands in the invocation's logs.
+pub async fn probe_log(
+    probe: &lsk::FunctionHandle<'_>,
+    line: &str,
+    mode: lsk::InvokeMode,
+) -> lsk::Invocation {
+    let payload = serde_json::json!({"action": "log", "line": line}).to_string();
+    probe
+        .invoke_raw(payload.as_bytes(), mode)
+        .await
+        .unwrap_or_else(|e| panic!("invoking the probe to log {line:?} failed: {e}"))
+}

@@ -56,8 +56,7 @@ async fn callback_results_and_unbatched_logs_still_work() {
     use std::time::Duration;
 
     use lsk::{BackendChoice, InvokeMode};
-    use lsk_e2e::{Kit, Spec, eventually, nonce};
-    use serde_json::json;
+    use lsk_e2e::{Kit, Spec, eventually, nonce, probe_log};
 
     static KIT: OnceLock<Result<Kit, String>> = OnceLock::new();
     let kit = Kit::shared(&KIT, || {
@@ -71,15 +70,7 @@ async fn callback_results_and_unbatched_logs_still_work() {
     let deployed = kit.deployed().await;
     let probe = deployed.function("probe-callback").unwrap();
     let line = format!("callback line {}", nonce());
-    let inv = probe
-        .invoke_raw(
-            json!({"action": "log", "line": line})
-                .to_string()
-                .as_bytes(),
-            InvokeMode::Sync,
-        )
-        .await
-        .unwrap();
+    let inv = probe_log(&probe, &line, InvokeMode::Sync).await;
     assert_eq!(inv.status, 200, "{}", inv.payload);
     assert!(inv.failure().is_none(), "{}", inv.payload);
     let tail = inv.log_tail.clone().unwrap_or_default();

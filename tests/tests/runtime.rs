@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use lsk::{BackendChoice, InvokeMode};
-use lsk_e2e::{Kit, Spec, eventually, nonce, seen};
+use lsk_e2e::{Kit, Spec, eventually, nonce, probe_log, seen};
 use serde_json::{Value, json};
 
 const MANIFEST: &str = r#"
@@ -74,15 +74,7 @@ async fn sync_invoke_with_log_tail_returns_that_invocations_logs() {
     let deployed = kit().deployed().await;
     let probe = deployed.function("probe").unwrap();
     let line = format!("tail line {}", nonce());
-    let inv = probe
-        .invoke_raw(
-            json!({"action": "log", "line": line})
-                .to_string()
-                .as_bytes(),
-            InvokeMode::Sync,
-        )
-        .await
-        .unwrap();
+    let inv = probe_log(&probe, &line, InvokeMode::Sync).await;
     assert_eq!(inv.status, 200, "{}", inv.payload);
     let tail = inv.log_tail.clone().unwrap_or_default();
     assert!(
@@ -96,15 +88,7 @@ async fn async_invoke_runs_the_function() {
     let deployed = kit().deployed().await;
     let probe = deployed.function("probe").unwrap();
     let line = format!("async line {}", nonce());
-    let inv = probe
-        .invoke_raw(
-            json!({"action": "log", "line": line})
-                .to_string()
-                .as_bytes(),
-            InvokeMode::Async,
-        )
-        .await
-        .unwrap();
+    let inv = probe_log(&probe, &line, InvokeMode::Async).await;
     assert_eq!(inv.status, 202, "an async Invoke is accepted with 202");
     let seen_in_logs = eventually(
         "the async invocation's line in CloudWatch Logs",

@@ -170,12 +170,7 @@ async fn invoke(app: Arc<App>, req: Request) -> Reply {
     });
     match rx.await {
         Ok(finished) => inline_reply(finished),
-        Err(_) => ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "ServiceException",
-            "the invocation was abandoned (lsk-init is shutting down)",
-        )
-        .into(),
+        Err(_) => abandoned(),
     }
 }
 
@@ -242,13 +237,18 @@ async fn standalone_invoke(app: Arc<App>, req: Request) -> Reply {
             );
             resp
         }
-        Err(_) => ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "ServiceException",
-            "the invocation was abandoned (lsk-init is shutting down)",
-        )
-        .into(),
+        Err(_) => abandoned(),
     }
+}
+
+/// The run ended without a result: lsk-init is shutting down.
+fn abandoned() -> Reply {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "ServiceException",
+        "the invocation was abandoned (lsk-init is shutting down)",
+    )
+    .into()
 }
 
 fn bad_request(message: String) -> Reply {
