@@ -125,7 +125,7 @@ impl Plan {
                 warmup: 50,
                 samples: 1000,
                 standalone_samples: 2000,
-                throughput_secs: 5.0,
+                throughput_secs: 3.0,
                 cold_samples: 10,
                 pipeline_prompts: 500,
                 pipeline_timeout_secs: 300,
