@@ -124,6 +124,8 @@ pub struct Workspace {
     pub workspace_root: PathBuf,
     /// package name -> binary target names
     pub packages: BTreeMap<String, Vec<String>>,
+    /// package name -> the directory holding its `Cargo.toml`
+    pub package_dirs: BTreeMap<String, PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -138,6 +140,7 @@ struct RawMetadata {
 struct RawPackage {
     name: String,
     id: String,
+    manifest_path: PathBuf,
     targets: Vec<RawTarget>,
 }
 
@@ -151,24 +154,29 @@ struct RawTarget {
 pub fn parse_metadata(json: &str) -> Result<Workspace, String> {
     let raw: RawMetadata = serde_json::from_str(json).map_err(|e| e.to_string())?;
     let members: BTreeSet<&str> = raw.workspace_members.iter().map(String::as_str).collect();
-    let packages = raw
+    let mut packages = BTreeMap::new();
+    let mut package_dirs = BTreeMap::new();
+    for p in raw
         .packages
         .into_iter()
         .filter(|p| members.contains(p.id.as_str()))
-        .map(|p| {
-            let bins = p
-                .targets
-                .into_iter()
-                .filter(|t| t.kind.iter().any(|k| k == "bin"))
-                .map(|t| t.name)
-                .collect();
-            (p.name, bins)
-        })
-        .collect();
+    {
+        let bins = p
+            .targets
+            .into_iter()
+            .filter(|t| t.kind.iter().any(|k| k == "bin"))
+            .map(|t| t.name)
+            .collect();
+        if let Some(dir) = p.manifest_path.parent() {
+            package_dirs.insert(p.name.clone(), dir.to_path_buf());
+        }
+        packages.insert(p.name, bins);
+    }
     Ok(Workspace {
         target_directory: raw.target_directory,
         workspace_root: raw.workspace_root,
         packages,
+        package_dirs,
     })
 }
 
@@ -692,6 +700,7 @@ mod tests {
         Workspace {
             target_directory: "/ws/target".into(),
             workspace_root: "/ws".into(),
+            package_dirs: BTreeMap::new(),
             packages: BTreeMap::from([
                 ("square".into(), vec!["square".into()]),
                 (
@@ -897,8 +906,10 @@ mod tests {
         let json = r#"{
           "packages": [
             {"name": "square", "id": "path+file:///ws/lambdas/square#0.1.0",
+             "manifest_path": "/ws/lambdas/square/Cargo.toml",
              "targets": [{"name": "square", "kind": ["bin"]}, {"name": "square", "kind": ["lib"]}]},
             {"name": "serde", "id": "registry+https://github.com/rust-lang/crates.io-index#serde@1.0.0",
+             "manifest_path": "/registry/serde-1.0.0/Cargo.toml",
              "targets": [{"name": "serde", "kind": ["lib"]}]}
           ],
           "workspace_members": ["path+file:///ws/lambdas/square#0.1.0"],
@@ -909,6 +920,10 @@ mod tests {
         let ws = parse_metadata(json).unwrap();
         assert_eq!(ws.target_directory, Path::new("/elsewhere/target"));
         assert_eq!(ws.workspace_root, Path::new("/ws"));
+        assert_eq!(
+            ws.package_dirs,
+            BTreeMap::from([("square".to_owned(), PathBuf::from("/ws/lambdas/square"))])
+        );
         assert_eq!(
             ws.packages,
             BTreeMap::from([("square".to_owned(), vec!["square".to_owned()])])

@@ -10,7 +10,6 @@
 //! its own cargo target dir so it never replaces binaries in the project's (seeded with a copy
 //! of the project's build outputs, so it starts out fresh instead of compiling everything).
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -101,40 +100,6 @@ pub async fn build_cli(root: &Path, bench_dir: &Path) -> Result<PathBuf> {
     }
     exe.filter(|p| p.is_file())
         .ok_or_else(|| anyhow!("cargo built lsk but reported no executable"))
-}
-
-/// The project's cargo target directory and, per package name, its crate directory.
-async fn package_dirs(root: &Path) -> Result<(PathBuf, BTreeMap<String, PathBuf>)> {
-    let out = Command::new(cargo())
-        .args(["metadata", "--format-version", "1", "--no-deps"])
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .context("running cargo metadata")?;
-    if !out.status.success() {
-        bail!(
-            "cargo metadata failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout)?;
-    let mut dirs = BTreeMap::new();
-    for p in meta["packages"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
-    {
-        if let (Some(name), Some(manifest)) = (p["name"].as_str(), p["manifest_path"].as_str())
-            && let Some(dir) = Path::new(manifest).parent()
-        {
-            dirs.insert(name.to_owned(), dir.to_path_buf());
-        }
-    }
-    let target = meta["target_directory"]
-        .as_str()
-        .map_or_else(|| root.join("target"), PathBuf::from);
-    Ok((target, dirs))
 }
 
 /// Gives the copy's empty build dirs a copy of the project's (`<target>/lsk/<set>`, made by the
@@ -261,7 +226,10 @@ pub async fn prepare(
             venv.display()
         );
     }
-    let (project_target, dirs) = package_dirs(root).await?;
+    let ws = lsk::build::workspace(root)
+        .await
+        .context("reading the workspace with cargo metadata")?;
+    let (project_target, dirs) = (ws.target_directory, ws.package_dirs);
     let mut packages: Vec<String> = stack
         .manifest()
         .functions
