@@ -10,21 +10,49 @@ lock="$here/requirements.lock"
 plugin="$here/plugin"
 stamp="$venv/.lsk-installed"
 
-python="${PYTHON:-python3}"
-if ! command -v "$python" >/dev/null 2>&1; then
-  echo "error: $python was not found on PATH. Install Python 3.11 with pip and venv (Debian: apt-get install python3 python3-venv python3-pip) and retry." >&2
-  exit 3
-fi
-if ! "$python" -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] < (3, 12) else 1)' 2>/dev/null; then
-  found="$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo unknown)"
-  echo "error: native LocalStack needs Python 3.11 (localstack-core 4.9.2 is pinned for it); $python is $found." >&2
-  echo "       Point PYTHON=/path/to/python3.11 at a 3.11 interpreter, or use the docker backend (lsk --backend docker)." >&2
-  exit 3
+# A supported interpreter: PYTHON if set, else the newest of python3.13/3.12/3.11, else python3.
+# localstack-core 4.13.1 runs on 3.11 to 3.13 (4.14 and later need 3.12+; 3.14 is not verified).
+supported() { "$1" -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] < (3, 14) else 1)' 2>/dev/null; }
+version_of() { "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo unknown; }
+how_to_get_python() {
+  cat >&2 <<'HOW'
+       Install Python 3.11, 3.12 or 3.13 with venv and pip, then retry (or point PYTHON= at one):
+         Debian/Ubuntu:  apt-get install python3 python3-venv python3-pip
+         Fedora:         dnf install python3.13
+         macOS:          brew install python@3.13   (the native backend is Linux-only: use docker there)
+       Or run LocalStack in Docker instead: lsk up --backend docker
+HOW
+}
+if [ -n "${PYTHON:-}" ]; then
+  python="$PYTHON"
+  if ! command -v "$python" >/dev/null 2>&1; then
+    echo "error: PYTHON=$python was not found." >&2
+    how_to_get_python
+    exit 3
+  fi
+  if ! supported "$python"; then
+    echo "error: native LocalStack (localstack-core 4.13.1) needs Python 3.11, 3.12 or 3.13; PYTHON=$python is $(version_of "$python")." >&2
+    how_to_get_python
+    exit 3
+  fi
+else
+  python=""
+  seen=""
+  for candidate in python3.13 python3.12 python3.11 python3; do
+    command -v "$candidate" >/dev/null 2>&1 || continue
+    if supported "$candidate"; then python="$candidate"; break; fi
+    seen="$seen $candidate ($(version_of "$candidate"))"
+  done
+  if [ -z "$python" ]; then
+    echo "error: native LocalStack (localstack-core 4.13.1) needs Python 3.11, 3.12 or 3.13; found${seen:- no python3 on PATH}." >&2
+    how_to_get_python
+    exit 3
+  fi
 fi
 
 # The plugin is installed as a copy (plux's setuptools hook breaks editable installs), so its
 # sources are part of what decides whether to reinstall.
-want="$( (cat "$lock" "$plugin/pyproject.toml" "$plugin"/lsk_localstack/*.py; "$python" --version) | sha256sum | cut -d' ' -f1)"
+want="$( (cat "$lock" "$plugin/pyproject.toml" "$plugin"/lsk_localstack/*.py; "$python" --version 2>&1) | sha256sum | cut -d' ' -f1)"
 if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
@@ -46,7 +74,7 @@ fi
 pip=("$venv/bin/python" -m pip install --disable-pip-version-check --no-input --progress-bar off --no-deps)
 if ! "$venv/bin/python" -c 'import importlib.metadata as m; m.version("localstack-core")' 2>/dev/null \
    || [ ! -f "$venv/.lsk-lock" ] || ! cmp -s "$lock" "$venv/.lsk-lock"; then
-  echo "==> installing pinned LocalStack 4.9.2 + awscli into $venv (first run only; about 2 minutes)" >&2
+  echo "==> installing pinned LocalStack 4.13.1 + awscli into $venv (first run only; about 2 minutes)" >&2
   # --require-hashes + --no-deps: exactly the locked set, nothing resolved at install time.
   "${pip[@]}" --require-hashes -r "$lock" >"$log" 2>&1 || fail "pip install -r $lock"
   cp "$lock" "$venv/.lsk-lock"

@@ -34,6 +34,47 @@ pub enum BuildTarget {
     Lambda,
 }
 
+/// The glibc of our LocalStack image (Debian bookworm).
+pub const KIT_IMAGE_GLIBC: (u32, u32) = (2, 36);
+
+/// Parses `getconf GNU_LIBC_VERSION` output (`glibc 2.36`).
+pub fn parse_glibc(text: &str) -> Option<(u32, u32)> {
+    let version = text.trim().strip_prefix("glibc ")?;
+    let mut parts = version.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts
+        .next()?
+        .trim_end_matches(|c: char| !c.is_ascii_digit())
+        .parse()
+        .ok()?;
+    Some((major, minor))
+}
+
+/// Whether binaries built on this host run in our image: Linux, and a glibc no newer than
+/// the image's (a binary links against the glibc of the machine that built it). `Err` says why not.
+pub fn host_runs_in_kit_image() -> Result<(), String> {
+    if !cfg!(target_os = "linux") {
+        return Err(format!(
+            "this host is {}, and the image runs Linux binaries",
+            std::env::consts::OS
+        ));
+    }
+    let out = std::process::Command::new("getconf")
+        .arg("GNU_LIBC_VERSION")
+        .stderr(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("`getconf GNU_LIBC_VERSION` could not run: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    match parse_glibc(&text) {
+        Some(v) if v <= KIT_IMAGE_GLIBC => Ok(()),
+        Some((major, minor)) => Err(format!(
+            "this host's glibc {major}.{minor} is newer than the image's {}.{}",
+            KIT_IMAGE_GLIBC.0, KIT_IMAGE_GLIBC.1
+        )),
+        None => Err(format!("this host has no glibc ({})", text.trim())),
+    }
+}
+
 /// What can go wrong building.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -682,6 +723,15 @@ pub async fn build_init(root: &Path, progress: &Progress) -> Result<PathBuf, Bui
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn glibc_versions_are_read_and_compared_with_the_image() {
+        assert_eq!(parse_glibc("glibc 2.36\n"), Some((2, 36)));
+        assert_eq!(parse_glibc("glibc 2.41"), Some((2, 41)));
+        assert_eq!(parse_glibc("musl"), None);
+        assert!(parse_glibc("glibc 2.39").unwrap() > KIT_IMAGE_GLIBC);
+        assert!(parse_glibc("glibc 2.31").unwrap() <= KIT_IMAGE_GLIBC);
+    }
 
     fn want(function: &str, package: &str, bin: &str, arch: Architecture) -> Wanted {
         Wanted {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
 use clap::{Args, Parser, Subcommand};
 
 use lsk::backend::{
@@ -323,15 +323,20 @@ async fn up(target: &Target, args: DeployArgs) -> Result<ExitCode> {
     let stack = load_stack(target, true)?;
     let progress = Progress::auto();
     let mut opts = start_options(target, stack.root(), &progress).detach(true);
-    let selection = backend::select(choice(target), opts.endpoint.as_deref(), &opts.env, || {
-        backend::docker::probe_daemon(backend::DAEMON_PROBE_TIMEOUT)
-    })
+    let selection = backend::select_here(
+        choice(target),
+        opts.endpoint.as_deref(),
+        &opts.env,
+        &opts.project_root,
+    )
     .await;
     // Native: build the functions and lsk-init in one cargo invocation before starting
     // anything, so a compile error stops `up` before LocalStack runs.
-    let prebuilt = if selection.kind == BackendKind::Native
-        && args.build_target.is_none_or(|t| t == BuildTarget::Host)
-    {
+    // The docker backend's own image holds lsk-init too, and a host build runs there when
+    // this host's glibc is no newer than the image's.
+    let host_builds = selection.kind == BackendKind::Native
+        || (selection.kind == BackendKind::Docker && lsk::build::host_runs_in_kit_image().is_ok());
+    let prebuilt = if host_builds && args.build_target.is_none_or(|t| t == BuildTarget::Host) {
         let built = stack.build(BuildTarget::Host, true, &progress).await?;
         opts = opts.init_bin(built.init.clone());
         Some(stack.package_built(&built)?)
@@ -394,17 +399,13 @@ async fn down(target: &Target, purge: bool) -> Result<ExitCode> {
     {
         stopped.push("native LocalStack");
     }
-    if matches!(which, BackendChoice::Auto | BackendChoice::Docker) {
-        match backend::docker::probe_daemon(backend::DAEMON_PROBE_TIMEOUT).await {
-            backend::DaemonProbe::Available { .. } => {
-                backend::docker::down(&root).await?;
-                stopped.push("docker compose service");
-            }
-            backend::DaemonProbe::Unavailable { why } if which == BackendChoice::Docker => {
-                bail!(BackendError::DockerUnavailable { why })
-            }
-            backend::DaemonProbe::Unavailable { .. } => {}
-        }
+    // Only the container `lsk up` recorded in the state dir: never one it did not start.
+    if matches!(
+        which,
+        BackendChoice::Auto | BackendChoice::Docker | BackendChoice::DockerOfficial
+    ) && backend::docker::stop_detached(&state_dir).await?
+    {
+        stopped.push("LocalStack container");
     }
     if stopped.is_empty() && which != BackendChoice::External {
         eprintln!("no LocalStack started by `lsk up` was running");
@@ -584,6 +585,7 @@ fn env(target: &Target, json: bool) -> Result<ExitCode> {
         (None, Some((_, e))) => e.to_owned(),
         (None, None) => native::find_detached(&target.state_dir(&root))
             .map(|(_, e)| e)
+            .or_else(|| backend::docker::read_record(&target.state_dir(&root)).map(|r| r.endpoint))
             .unwrap_or_else(|| backend::local_endpoint(target.port)),
     };
     let venv_bin = lsk::stack::venv_bin(&root);

@@ -108,7 +108,16 @@ impl Stack {
     pub fn build_target_for(&self, localstack: &LocalStack) -> (BuildTarget, Option<String>) {
         match localstack.backend() {
             BackendKind::Native => (BuildTarget::Host, None),
-            BackendKind::Docker => (BuildTarget::Lambda, None),
+            // Our image is Debian bookworm: a host build runs there when this host is Linux
+            // with a glibc no newer than bookworm's; otherwise cargo-lambda builds for an old glibc.
+            BackendKind::Docker => match build::host_runs_in_kit_image() {
+                Ok(()) => (BuildTarget::Host, None),
+                Err(why) => (
+                    BuildTarget::Lambda,
+                    Some(format!("building with cargo-lambda: {why}")),
+                ),
+            },
+            BackendKind::DockerOfficial => (BuildTarget::Lambda, None),
             BackendKind::External => {
                 if which::which("cargo-lambda").is_ok() {
                     (BuildTarget::Lambda, None)

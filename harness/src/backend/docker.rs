@@ -1,44 +1,83 @@
-//! The Docker backend: the pinned LocalStack image, published on 127.0.0.1 only, with the Docker
-//! socket mounted so LocalStack can run Lambdas in its own containers.
+//! The docker backend: LocalStack in a container, published on 127.0.0.1 only, driven through
+//! the docker CLI (it negotiates the API version with whatever engine answers).
 //!
-//! `lsk up` uses `docker compose -f localstack/docker-compose.yml` (the committed file is
-//! rendered by [`render_compose`], and a test keeps the two identical). Tests get a container that
-//! is removed when they end: through testcontainers with the `testcontainers` cargo feature, else
-//! through `docker run --rm` and `docker rm -f`.
+//! Two flavours:
+//! - `kit` (`--backend docker`): our image (`image.rs`), the same pinned LocalStack, plugin and
+//!   `lsk-init` as the native backend; Lambdas run as processes inside the container. No
+//!   docker.sock, no Lambda images, nothing pulled at run time.
+//! - `official` (`--backend docker-official`): `localstack/localstack:4.14.0` with LocalStack's
+//!   own Docker executor (docker.sock mounted), for people who want LocalStack's image as is.
 //!
-//! There is no Docker daemon on the machines this kit is developed on, so this path is covered by
-//! unit tests of what it would run, not by a live run.
+//! Two lifetimes, as on the native backend:
+//! - detached (`lsk up`): a named container recorded in `<state>/docker.json`; `lsk down`
+//!   removes exactly that container.
+//! - attached (tests): `docker run -i --rm` with LSK_LIFELINE=1. The container's stdin is the
+//!   docker client's, which is a pipe from this process: when this process exits, however it
+//!   exits, the pipe closes, the client closes the container's stdin, our launcher stops
+//!   LocalStack, and `--rm` removes the container. Containers left by a run that was killed
+//!   before that could happen (owner pid gone) are swept by label at the next start.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::process::Command;
+use serde::{Deserialize, Serialize};
+use tokio::process::{Child, Command};
 
 use super::{BackendError, DaemonProbe};
 
-/// The pinned LocalStack image.
-pub const IMAGE: &str = "localstack/localstack:4.14.0";
-pub const IMAGE_NAME: &str = "localstack/localstack";
-pub const IMAGE_TAG: &str = "4.14.0";
+/// The official image of the `docker-official` flavour: the last tag that starts without an
+/// auth token (later ones exit with code 55 unless `LOCALSTACK_AUTH_TOKEN` is set).
+pub const OFFICIAL_IMAGE: &str = "localstack/localstack:4.14.0";
 /// Relative to the workspace root.
 pub const COMPOSE_FILE: &str = "localstack/docker-compose.yml";
-/// Compose project name, so `down` finds what `up` started whatever the directory is called.
+/// Compose project name, so `docker-compose down` finds what `up` started.
 pub const COMPOSE_PROJECT: &str = "lsk";
-pub const CONTAINER_NAME: &str = "lsk-localstack";
+/// The tag `lsk image` adds to the image it built, which the compose file starts.
+pub const LATEST_IMAGE: &str = "lsk-localstack:latest";
 pub const CONTAINER_PORT: u16 = 4566;
 pub const DOCKER_SOCKET: &str = "/var/run/docker.sock";
-/// Label put on containers started for tests, to find leftovers.
-pub const LABEL: &str = "dev.lsk.managed=true";
+/// On every container lsk starts.
+pub const LABEL_MANAGED: (&str, &str) = ("dev.lsk.managed", "true");
+/// `up` (detached, for `lsk down`) or `test` (attached, swept when its owner is gone).
+pub const LABEL_ROLE: &str = "dev.lsk.role";
+/// The pid of the process an attached container belongs to.
+pub const LABEL_OWNER_PID: &str = "dev.lsk.owner-pid";
+/// The workspace a detached container serves.
+pub const LABEL_PROJECT: &str = "dev.lsk.project";
+const RECORD_FILE: &str = "docker.json";
+/// How long a stopping container gets before it is removed by force.
+const STOP_GRACE: Duration = Duration::from_secs(15);
+
+/// Which image runs LocalStack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Flavour {
+    /// Our image: the pinned LocalStack with the process executor.
+    Kit,
+    /// LocalStack's official image with its own Docker executor.
+    Official,
+}
+
+impl Flavour {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flavour::Kit => "kit",
+            Flavour::Official => "official",
+        }
+    }
+}
 
 /// A container as we want it, whatever starts it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerSpec {
     pub image: String,
     pub name: String,
-    /// Always 127.0.0.1: LocalStack accepts anything, so it must not be reachable from the network.
+    pub labels: Vec<(String, String)>,
+    /// Always 127.0.0.1: LocalStack accepts any credentials, so it must not be reachable from
+    /// the network.
     pub host_ip: String,
-    /// 0 lets Docker pick a free port.
     pub host_port: u16,
     pub container_port: u16,
     pub env: Vec<(String, String)>,
@@ -46,21 +85,49 @@ pub struct ContainerSpec {
     pub mounts: Vec<(String, String)>,
 }
 
-/// The container for LocalStack on `port` (0: any free port), passing the auth token through.
-pub fn container_spec(port: u16, auth_token: Option<&str>) -> ContainerSpec {
+/// Settings of the kit flavour on host port `port` (the image has the fixed ones).
+pub fn kit_env(port: u16) -> Vec<(String, String)> {
+    super::common_env(port)
+}
+
+/// The kit container for `image` on host `port`.
+pub fn kit_spec(
+    image: &str,
+    name: &str,
+    port: u16,
+    labels: Vec<(String, String)>,
+) -> ContainerSpec {
+    ContainerSpec {
+        image: image.to_owned(),
+        name: name.to_owned(),
+        labels,
+        host_ip: "127.0.0.1".into(),
+        host_port: port,
+        container_port: CONTAINER_PORT,
+        env: kit_env(port),
+        mounts: Vec::new(),
+    }
+}
+
+/// The official-image container on host `port`, passing the auth token through.
+pub fn official_spec(
+    name: &str,
+    port: u16,
+    auth_token: Option<&str>,
+    labels: Vec<(String, String)>,
+) -> ContainerSpec {
     let mut env = vec![
-        // Function URLs and queue URLs LocalStack hands out carry this host:port.
         (
             "LOCALSTACK_HOST".to_owned(),
-            format!(
-                "localhost.localstack.cloud:{}",
-                if port == 0 { CONTAINER_PORT } else { port }
-            ),
+            format!("localhost.localstack.cloud:{port}"),
         ),
         ("EAGER_SERVICE_LOADING".to_owned(), "1".to_owned()),
+        ("SERVICES".to_owned(), super::native::SERVICES.to_owned()),
+        ("SQS_ENDPOINT_STRATEGY".to_owned(), "path".to_owned()),
+        // Its Lambda containers carry our label too, so a sweep finds them.
         (
-            "SERVICES".to_owned(),
-            "lambda,sqs,s3,logs,iam,sts".to_owned(),
+            "LAMBDA_DOCKER_FLAGS".to_owned(),
+            format!("--label {}={}", LABEL_MANAGED.0, LABEL_MANAGED.1),
         ),
     ];
     env.extend(
@@ -72,9 +139,10 @@ pub fn container_spec(port: u16, auth_token: Option<&str>) -> ContainerSpec {
         env.push(("LOCALSTACK_AUTH_TOKEN".to_owned(), token.to_owned()));
     }
     ContainerSpec {
-        image: IMAGE.to_owned(),
-        name: CONTAINER_NAME.to_owned(),
-        host_ip: "127.0.0.1".to_owned(),
+        image: OFFICIAL_IMAGE.to_owned(),
+        name: name.to_owned(),
+        labels,
+        host_ip: "127.0.0.1".into(),
         host_port: port,
         container_port: CONTAINER_PORT,
         env,
@@ -82,197 +150,143 @@ pub fn container_spec(port: u16, auth_token: Option<&str>) -> ContainerSpec {
     }
 }
 
-/// The committed `localstack/docker-compose.yml`. The port and token come from the environment
-/// of `docker compose` (`LSK_PORT`, `LOCALSTACK_AUTH_TOKEN`), which `lsk up` sets.
-pub fn render_compose() -> String {
-    let spec = container_spec(CONTAINER_PORT, None);
-    let mut env_lines = String::new();
-    for (k, v) in &spec.env {
-        let v = if k == "LOCALSTACK_HOST" {
-            "localhost.localstack.cloud:${LSK_PORT:-4566}".to_owned()
-        } else {
-            v.clone()
-        };
-        env_lines.push_str(&format!("      {k}: \"{v}\"\n"));
-    }
-    env_lines.push_str("      LOCALSTACK_AUTH_TOKEN: \"${LOCALSTACK_AUTH_TOKEN:-}\"\n");
-    let mut mounts = String::new();
-    for (host, container) in &spec.mounts {
-        mounts.push_str(&format!("      - \"{host}:{container}\"\n"));
-    }
-    format!(
-        "# LocalStack for `lsk up --backend docker` (generated by lsk: harness/src/backend/docker.rs).\n\
-         # Run through lsk, or by hand: LSK_PORT=4566 docker compose -f localstack/docker-compose.yml -p {COMPOSE_PROJECT} up -d\n\
-         name: {COMPOSE_PROJECT}\n\
-         services:\n\
-         \x20 localstack:\n\
-         \x20   image: {image}\n\
-         \x20   container_name: {name}\n\
-         \x20   ports:\n\
-         \x20     # loopback only: LocalStack accepts any credentials\n\
-         \x20     - \"{ip}:${{LSK_PORT:-4566}}:{cport}\"\n\
-         \x20   environment:\n\
-         {env_lines}\
-         \x20   volumes:\n\
-         \x20     # LocalStack runs each Lambda in a container of its own\n\
-         {mounts}",
-        image = spec.image,
-        name = spec.name,
-        ip = spec.host_ip,
-        cport = spec.container_port,
-    )
-}
-
-/// A command to run: program, arguments and extra environment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommandLine {
-    pub program: String,
-    pub args: Vec<String>,
-    pub env: Vec<(String, String)>,
-}
-
-impl CommandLine {
-    /// As a user would type it (for messages).
-    pub fn display(&self) -> String {
-        let mut out = String::new();
-        for (k, v) in &self.env {
-            if k == "LOCALSTACK_AUTH_TOKEN" {
-                out.push_str(&format!("{k}=*** "));
-            } else {
-                out.push_str(&format!("{k}={v} "));
-            }
-        }
-        out.push_str(&self.program);
-        for a in &self.args {
-            out.push(' ');
-            out.push_str(a);
-        }
-        out
-    }
-}
-
-fn compose_base(root: &Path) -> Vec<String> {
+/// Labels of a detached (`lsk up`) container for the workspace at `root`.
+pub fn up_labels(root: &Path) -> Vec<(String, String)> {
     vec![
-        "compose".into(),
-        "-f".into(),
-        root.join(COMPOSE_FILE).display().to_string(),
-        "-p".into(),
-        COMPOSE_PROJECT.into(),
+        (LABEL_MANAGED.0.into(), LABEL_MANAGED.1.into()),
+        (LABEL_ROLE.into(), "up".into()),
+        (LABEL_PROJECT.into(), root.display().to_string()),
     ]
 }
 
-/// `docker compose ... up -d` with the port and the token in its environment.
-pub fn compose_up(root: &Path, port: u16, auth_token: Option<&str>) -> CommandLine {
-    let mut args = compose_base(root);
-    args.extend(["up".into(), "-d".into()]);
-    let mut env = vec![("LSK_PORT".to_owned(), port.to_string())];
-    if let Some(token) = auth_token.filter(|t| !t.is_empty()) {
-        env.push(("LOCALSTACK_AUTH_TOKEN".to_owned(), token.to_owned()));
-    }
-    CommandLine {
-        program: "docker".into(),
-        args,
-        env,
-    }
+/// Labels of an attached (test) container owned by process `pid`.
+pub fn test_labels(pid: u32) -> Vec<(String, String)> {
+    vec![
+        (LABEL_MANAGED.0.into(), LABEL_MANAGED.1.into()),
+        (LABEL_ROLE.into(), "test".into()),
+        (LABEL_OWNER_PID.into(), pid.to_string()),
+    ]
 }
 
-/// `docker compose ... down` (removes the container; LocalStack keeps no state outside it).
-pub fn compose_down(root: &Path) -> CommandLine {
-    let mut args = compose_base(root);
-    args.push("down".into());
-    CommandLine {
-        program: "docker".into(),
-        args,
-        env: Vec::new(),
-    }
+/// The detached container's name for the workspace at `root` (one per workspace).
+pub fn up_name(root: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = hex::encode(Sha256::digest(root.display().to_string().as_bytes()));
+    format!("lsk-localstack-{}", &digest[..8])
 }
 
-/// `docker run` for a throw-away container (tests without the testcontainers feature).
-pub fn docker_run(spec: &ContainerSpec, name_suffix: &str) -> CommandLine {
-    let mut args: Vec<String> = vec![
-        "run".into(),
-        "-d".into(),
-        "--rm".into(),
-        "--name".into(),
-        format!("{}-{name_suffix}", spec.name),
-        "--label".into(),
-        LABEL.into(),
+/// `docker run` arguments for `spec`: detached (`-d`) or attached with the stdin lifeline.
+pub fn run_args(spec: &ContainerSpec, attached: bool) -> Vec<String> {
+    let mut args: Vec<String> = vec!["run".into()];
+    if attached {
+        // -i: the container's stdin is ours (the lifeline); --rm: gone once it exits.
+        args.extend(["-i".into(), "--rm".into()]);
+    } else {
+        args.push("-d".into());
+    }
+    // docker-init (tini) as PID 1 reaps the Lambda processes LocalStack orphans.
+    args.push("--init".into());
+    args.extend(["--name".into(), spec.name.clone()]);
+    for (k, v) in &spec.labels {
+        args.extend(["--label".into(), format!("{k}={v}")]);
+    }
+    args.extend([
         "-p".into(),
-        if spec.host_port == 0 {
-            format!("{}::{}", spec.host_ip, spec.container_port)
-        } else {
-            format!(
-                "{}:{}:{}",
-                spec.host_ip, spec.host_port, spec.container_port
-            )
-        },
-    ];
-    for (k, v) in &spec.env {
-        args.push("-e".into());
-        args.push(format!("{k}={v}"));
+        format!(
+            "{}:{}:{}",
+            spec.host_ip, spec.host_port, spec.container_port
+        ),
+    ]);
+    let mut env = spec.env.clone();
+    if attached {
+        env.push(("LSK_LIFELINE".into(), "1".into()));
+    }
+    for (k, v) in &env {
+        args.extend(["-e".into(), format!("{k}={v}")]);
     }
     for (host, container) in &spec.mounts {
-        args.push("-v".into());
-        args.push(format!("{host}:{container}"));
+        args.extend(["-v".into(), format!("{host}:{container}")]);
     }
     args.push(spec.image.clone());
-    CommandLine {
-        program: "docker".into(),
-        args,
-        env: Vec::new(),
+    args
+}
+
+/// As a user would type it, with the auth token hidden (for messages).
+pub fn display_command(program: &str, args: &[String]) -> String {
+    let mut out = program.to_owned();
+    for a in args {
+        out.push(' ');
+        if a.starts_with("LOCALSTACK_AUTH_TOKEN=") {
+            out.push_str("LOCALSTACK_AUTH_TOKEN=***");
+        } else {
+            out.push_str(a);
+        }
     }
+    out
 }
 
-/// `docker port <id> 4566/tcp`, to learn the port Docker picked.
-pub fn docker_port(container: &str) -> CommandLine {
-    CommandLine {
-        program: "docker".into(),
-        args: vec![
-            "port".into(),
-            container.into(),
-            format!("{CONTAINER_PORT}/tcp"),
-        ],
-        env: Vec::new(),
+/// The committed `localstack/docker-compose.yml`: our image, for people who use compose. The
+/// port comes from `LSK_PORT` in the environment of `docker compose` / `docker-compose`.
+/// No top-level `name:` (docker-compose v1 rejects it): pass `-p lsk`.
+pub fn render_compose() -> String {
+    let mut env_lines = String::new();
+    for (k, v) in super::common_env_with(CONTAINER_PORT, |_| None) {
+        let v = if k == "LOCALSTACK_HOST" {
+            "localhost.localstack.cloud:${LSK_PORT:-4566}".to_owned()
+        } else {
+            v
+        };
+        env_lines.push_str(&format!("      {k}: \"{v}\"\n"));
     }
+    format!(
+        "# LocalStack in our image (generated by lsk: harness/src/backend/docker.rs), for people who use compose.\n\
+         # `lsk up --backend docker` does not need this file. Build the image first with `lsk image`, then:\n\
+         #   LSK_PORT=4566 docker compose -f localstack/docker-compose.yml -p {COMPOSE_PROJECT} up -d     (or docker-compose, v1)\n\
+         services:\n\
+         \x20 localstack:\n\
+         \x20   image: \"${{LSK_IMAGE:-{LATEST_IMAGE}}}\"\n\
+         \x20   init: true\n\
+         \x20   labels:\n\
+         \x20     {}: \"{}\"\n\
+         \x20     {LABEL_ROLE}: \"compose\"\n\
+         \x20   ports:\n\
+         \x20     # loopback only: LocalStack accepts any credentials\n\
+         \x20     - \"127.0.0.1:${{LSK_PORT:-4566}}:{CONTAINER_PORT}\"\n\
+         \x20   environment:\n\
+         {env_lines}",
+        LABEL_MANAGED.0, LABEL_MANAGED.1,
+    )
 }
 
-/// Parses `docker port` output (`127.0.0.1:49153`) into the host port.
-pub fn parse_docker_port(output: &str) -> Option<u16> {
-    output
-        .lines()
-        .find_map(|l| l.trim().rsplit_once(':').and_then(|(_, p)| p.parse().ok()))
-}
-
-async fn run(cmd: &CommandLine, step: &str, timeout: Duration) -> Result<String, BackendError> {
-    let mut command = Command::new(&cmd.program);
+/// Runs `docker ARGS` to completion; stdout on success.
+async fn docker(args: &[String], step: &str, timeout: Duration) -> Result<String, BackendError> {
+    let mut command = Command::new("docker");
     command
-        .args(&cmd.args)
-        .envs(cmd.env.iter().map(|(k, v)| (k, v)))
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
+    let failed = |detail: String| BackendError::Docker {
+        step: step.to_owned(),
+        command: display_command("docker", args),
+        detail,
+    };
     let output = tokio::time::timeout(timeout, command.output())
         .await
-        .map_err(|_| BackendError::Docker {
-            step: step.to_owned(),
-            command: cmd.display(),
-            detail: format!("no answer within {} s", timeout.as_secs()),
-        })?
-        .map_err(|e| BackendError::Docker {
-            step: step.to_owned(),
-            command: cmd.display(),
-            detail: e.to_string(),
-        })?;
+        .map_err(|_| failed(format!("no answer within {} s", timeout.as_secs())))?
+        .map_err(|e| failed(e.to_string()))?;
     if output.status.success() {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
-        Err(BackendError::Docker {
-            step: step.to_owned(),
-            command: cmd.display(),
-            detail: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        })
+        Err(failed(
+            String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        ))
     }
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| (*a).to_owned()).collect()
 }
 
 /// Interprets `docker info` having run (or not): the pure half of [`probe_daemon`].
@@ -325,181 +339,291 @@ pub async fn probe_with(program: &str, timeout: Duration) -> DaemonProbe {
     interpret_probe(result)
 }
 
-/// Starts (or keeps) the compose service.
-pub async fn up(root: &Path, port: u16, auth_token: Option<&str>) -> Result<(), BackendError> {
-    let file = root.join(COMPOSE_FILE);
-    if !file.is_file() {
-        return Err(BackendError::Docker {
-            step: "compose up".into(),
+/// A free port on 127.0.0.1 for `-p 127.0.0.1:PORT:4566`. LocalStack must know its published
+/// port (queue and function URLs carry it), so Docker cannot be left to pick one.
+pub fn free_port() -> Result<u16, BackendError> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| BackendError::Docker {
+            step: "finding a free port on 127.0.0.1".into(),
             command: String::new(),
-            detail: format!(
-                "{} is missing; it is part of the lsk workspace (restore it with `git checkout -- localstack/docker-compose.yml`)",
-                file.display()
-            ),
-        });
-    }
-    // Pulling the image the first time can take minutes.
-    run(
-        &compose_up(root, port, auth_token),
-        "compose up",
-        Duration::from_secs(900),
-    )
-    .await
-    .map(|_| ())
+            detail: e.to_string(),
+        })
 }
 
-/// Stops the compose service.
-pub async fn down(root: &Path) -> Result<(), BackendError> {
-    run(
-        &compose_down(root),
-        "compose down",
+/// What `lsk up` leaves in the state dir for `lsk down`, `lsk status` and the others.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Record {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    pub flavour: Flavour,
+    pub port: u16,
+    pub endpoint: String,
+}
+
+fn record_path(state_dir: &Path) -> PathBuf {
+    state_dir.join(RECORD_FILE)
+}
+
+/// What `lsk up` recorded in this state dir, whether or not the container still runs.
+pub fn read_record(state_dir: &Path) -> Option<Record> {
+    let text = std::fs::read_to_string(record_path(state_dir)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// The container `lsk up` started for this state dir, if the record exists and it still runs.
+pub async fn find_detached(state_dir: &Path) -> Option<Record> {
+    let record = read_record(state_dir)?;
+    let running = docker(
+        &strings(&["inspect", "--format", "{{.State.Running}}", &record.id]),
+        "docker inspect",
+        Duration::from_secs(30),
+    )
+    .await
+    .ok()?;
+    (running.trim() == "true").then_some(record)
+}
+
+/// Starts a detached container for `lsk up` and records it.
+pub async fn start_detached(
+    spec: &ContainerSpec,
+    flavour: Flavour,
+    state_dir: &Path,
+) -> Result<Record, BackendError> {
+    // A stopped container of an earlier `up` holds the name.
+    let _ = docker(
+        &strings(&["rm", "-f", &spec.name]),
+        "docker rm",
+        Duration::from_secs(60),
+    )
+    .await;
+    let id = docker(
+        &run_args(spec, false),
+        "docker run",
         Duration::from_secs(120),
     )
+    .await?
+    .trim()
+    .to_owned();
+    let record = Record {
+        id,
+        name: spec.name.clone(),
+        image: spec.image.clone(),
+        flavour,
+        port: spec.host_port,
+        endpoint: super::local_endpoint(spec.host_port),
+    };
+    std::fs::create_dir_all(state_dir).map_err(|e| BackendError::Docker {
+        step: format!("creating {}", state_dir.display()),
+        command: String::new(),
+        detail: e.to_string(),
+    })?;
+    let json = serde_json::to_string_pretty(&record).unwrap_or_default();
+    std::fs::write(record_path(state_dir), json).map_err(|e| BackendError::Docker {
+        step: format!("writing {}", record_path(state_dir).display()),
+        command: String::new(),
+        detail: e.to_string(),
+    })?;
+    Ok(record)
+}
+
+/// Removes the container `lsk up` recorded in `state_dir`; false when there was none.
+pub async fn stop_detached(state_dir: &Path) -> Result<bool, BackendError> {
+    let path = record_path(state_dir);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(false);
+    };
+    let Ok(record) = serde_json::from_str::<Record>(&text) else {
+        let _ = std::fs::remove_file(&path);
+        return Ok(false);
+    };
+    let existed = remove(&record.id).await?;
+    let _ = std::fs::remove_file(&path);
+    Ok(existed)
+}
+
+/// `docker rm -f ID`; false when no such container exists.
+async fn remove(id: &str) -> Result<bool, BackendError> {
+    match docker(
+        &strings(&["rm", "-f", "-v", id]),
+        "docker rm",
+        Duration::from_secs(60),
+    )
     .await
-    .map(|_| ())
+    {
+        Ok(_) => Ok(true),
+        Err(BackendError::Docker { detail, .. }) if detail.contains("No such container") => {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
 }
 
-/// A throw-away LocalStack container for one test run.
+/// Containers carrying our label, with their labels (`docker ps -a`).
+pub async fn managed_containers() -> Result<Vec<(String, BTreeMap<String, String>)>, BackendError> {
+    let out = docker(
+        &strings(&[
+            "ps",
+            "-a",
+            "--no-trunc",
+            "--filter",
+            &format!("label={}={}", LABEL_MANAGED.0, LABEL_MANAGED.1),
+            "--format",
+            "{{.ID}}\t{{.Labels}}",
+        ]),
+        "docker ps",
+        Duration::from_secs(30),
+    )
+    .await?;
+    Ok(out
+        .lines()
+        .filter_map(|l| {
+            let (id, labels) = l.split_once('\t')?;
+            let labels = labels
+                .split(',')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            Some((id.to_owned(), labels))
+        })
+        .collect())
+}
+
+/// Which of `containers` are test containers whose owner process is gone.
+pub fn orphans(
+    containers: &[(String, BTreeMap<String, String>)],
+    alive: impl Fn(u32) -> bool,
+) -> Vec<String> {
+    containers
+        .iter()
+        .filter(|(_, labels)| labels.get(LABEL_ROLE).map(String::as_str) == Some("test"))
+        .filter(|(_, labels)| {
+            labels
+                .get(LABEL_OWNER_PID)
+                .and_then(|p| p.parse().ok())
+                .is_none_or(|pid| !alive(pid))
+        })
+        .map(|(id, _)| id.clone())
+        .collect()
+}
+
+/// Removes test containers left by runs that were killed (their owner pid is gone).
+pub async fn sweep_orphans() -> Result<Vec<String>, BackendError> {
+    let containers = managed_containers().await?;
+    let gone = orphans(&containers, super::native::is_alive);
+    for id in &gone {
+        remove(id).await?;
+    }
+    Ok(gone)
+}
+
+/// A container tied to this process by the stdin lifeline (tests).
 #[derive(Debug)]
-pub struct TestContainer {
-    inner: ContainerInner,
+pub struct AttachedContainer {
+    name: String,
     port: u16,
+    child: Child,
+    log: PathBuf,
 }
 
-#[derive(Debug)]
-enum ContainerInner {
-    #[cfg(feature = "testcontainers")]
-    Testcontainers(
-        Box<
-            testcontainers_modules::testcontainers::ContainerAsync<
-                testcontainers_modules::localstack::LocalStack,
-            >,
-        >,
-    ),
-    #[cfg(not(feature = "testcontainers"))]
-    DockerRun { id: String },
-}
+impl AttachedContainer {
+    /// Starts `spec` attached; its output goes to `log`.
+    pub async fn start(
+        spec: &ContainerSpec,
+        log: &Path,
+    ) -> Result<AttachedContainer, BackendError> {
+        if let Some(dir) = log.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let file = std::fs::File::create(log).map_err(|e| BackendError::Docker {
+            step: format!("creating {}", log.display()),
+            command: String::new(),
+            detail: e.to_string(),
+        })?;
+        let err_file = file.try_clone().map_err(|e| BackendError::Docker {
+            step: format!("opening {}", log.display()),
+            command: String::new(),
+            detail: e.to_string(),
+        })?;
+        let args = run_args(spec, true);
+        let child = Command::new("docker")
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(file)
+            .stderr(err_file)
+            // Not kill_on_drop: a killed client would leave the container running; closing
+            // its stdin (our exit) is what stops it.
+            .spawn()
+            .map_err(|e| BackendError::Docker {
+                step: "docker run".into(),
+                command: display_command("docker", &args),
+                detail: e.to_string(),
+            })?;
+        Ok(AttachedContainer {
+            name: spec.name.clone(),
+            port: spec.host_port,
+            child,
+            log: log.to_path_buf(),
+        })
+    }
 
-impl TestContainer {
-    /// The host port LocalStack is published on (127.0.0.1).
     pub fn port(&self) -> u16 {
         self.port
     }
+    pub fn name(&self) -> &str {
+        &self.name
+    }
 
-    /// Removes the container.
-    pub async fn stop(self) -> Result<(), BackendError> {
-        match self.inner {
-            #[cfg(feature = "testcontainers")]
-            ContainerInner::Testcontainers(c) => c.rm().await.map_err(|e| BackendError::Docker {
-                step: "remove container".into(),
-                command: String::new(),
-                detail: e.to_string(),
-            }),
-            #[cfg(not(feature = "testcontainers"))]
-            ContainerInner::DockerRun { id } => {
-                let cmd = CommandLine {
-                    program: "docker".into(),
-                    args: vec!["rm".into(), "-f".into(), id],
-                    env: Vec::new(),
-                };
-                run(&cmd, "remove container", Duration::from_secs(60))
-                    .await
-                    .map(|_| ())
-            }
+    /// Whether the client (and so the container) already exited, with the log's tail.
+    pub fn exited(&mut self) -> Option<String> {
+        match self.child.try_wait() {
+            Ok(Some(status)) => Some(format!(
+                "the container exited ({status}); last lines of {}:\n{}",
+                self.log.display(),
+                tail(&self.log, 30)
+            )),
+            _ => None,
         }
     }
-}
 
-/// Starts a LocalStack container for tests on a free loopback port.
-pub async fn start_test_container(auth_token: Option<&str>) -> Result<TestContainer, BackendError> {
-    let spec = container_spec(0, auth_token);
-    #[cfg(feature = "testcontainers")]
-    {
-        start_with_testcontainers(&spec).await
-    }
-    #[cfg(not(feature = "testcontainers"))]
-    {
-        let suffix = format!("test-{}", std::process::id());
-        let id = run(
-            &docker_run(&spec, &suffix),
-            "docker run",
-            Duration::from_secs(900),
-        )
-        .await?
-        .trim()
-        .to_owned();
-        let port_out = run(&docker_port(&id), "docker port", Duration::from_secs(30)).await;
-        let port = match port_out.map(|o| parse_docker_port(&o)) {
-            Ok(Some(p)) => p,
-            other => {
-                let container = TestContainer {
-                    inner: ContainerInner::DockerRun { id },
-                    port: 0,
-                };
-                let _ = container.stop().await;
-                return Err(BackendError::Docker {
-                    step: "docker port".into(),
-                    command: String::new(),
-                    detail: format!("could not learn the published port: {other:?}"),
-                });
-            }
-        };
-        Ok(TestContainer {
-            inner: ContainerInner::DockerRun { id },
-            port,
-        })
+    /// Stops LocalStack through the lifeline, then removes the container by force if it has
+    /// not gone within the grace period.
+    pub async fn stop(mut self) -> Result<(), BackendError> {
+        drop(self.child.stdin.take());
+        if tokio::time::timeout(STOP_GRACE, self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.start_kill();
+        }
+        remove(&self.name).await.map(|_| ())
     }
 }
 
-#[cfg(feature = "testcontainers")]
-async fn start_with_testcontainers(spec: &ContainerSpec) -> Result<TestContainer, BackendError> {
-    use testcontainers_modules::localstack::LocalStack as Image;
-    use testcontainers_modules::testcontainers::ImageExt;
-    use testcontainers_modules::testcontainers::bollard::models::PortBinding;
-    use testcontainers_modules::testcontainers::core::Mount;
-    use testcontainers_modules::testcontainers::runners::AsyncRunner;
+/// The last `n` lines of a file.
+pub fn tail(path: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
 
-    let mut request = Image::default().with_tag(IMAGE_TAG);
-    for (k, v) in &spec.env {
-        request = request.with_env_var(k, v);
-    }
-    for (host, container) in &spec.mounts {
-        request = request.with_mount(Mount::bind_mount(host.clone(), container.clone()));
-    }
-    let host_ip = spec.host_ip.clone();
-    let container_port = format!("{}/tcp", spec.container_port);
-    let request = request
-        .with_label("dev.lsk.managed", "true")
-        .with_host_config_modifier(move |host| {
-            // testcontainers publishes on every interface; keep LocalStack on loopback.
-            host.publish_all_ports = Some(false);
-            let mut bindings = std::collections::HashMap::new();
-            bindings.insert(
-                container_port.clone(),
-                Some(vec![PortBinding {
-                    host_ip: Some(host_ip.clone()),
-                    host_port: Some(String::new()),
-                }]),
-            );
-            host.port_bindings = Some(bindings);
-        });
-    let docker_err = |step: &str, e: &dyn std::fmt::Display| BackendError::Docker {
-        step: step.to_owned(),
-        command: String::new(),
-        detail: e.to_string(),
-    };
-    let container = request
-        .start()
+/// The last lines of a container's own output (for errors about a detached one).
+pub async fn logs_tail(id: &str) -> String {
+    match Command::new("docker")
+        .args(["logs", "--tail", "30", id])
+        .stdin(Stdio::null())
+        .output()
         .await
-        .map_err(|e| docker_err("start container", &e))?;
-    let port = container
-        .get_host_port_ipv4(spec.container_port)
-        .await
-        .map_err(|e| docker_err("published port", &e))?;
-    Ok(TestContainer {
-        inner: ContainerInner::Testcontainers(Box::new(container)),
-        port,
-    })
+    {
+        Ok(out) => format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => format!("(docker logs failed: {e})"),
+    }
 }
 
 /// Where the compose file lives for a workspace.
@@ -511,33 +635,61 @@ pub fn compose_path(root: &Path) -> PathBuf {
 mod tests {
     use super::*;
 
+    fn env_of(spec: &ContainerSpec, k: &str) -> Option<String> {
+        spec.env
+            .iter()
+            .find(|(ek, _)| ek == k)
+            .map(|(_, v)| v.clone())
+    }
+
     #[test]
-    fn container_is_pinned_loopback_only_with_the_socket() {
-        let spec = container_spec(4567, Some("ls-secret"));
-        assert_eq!(spec.image, "localstack/localstack:4.14.0");
-        assert_eq!(spec.host_ip, "127.0.0.1");
-        assert_eq!((spec.host_port, spec.container_port), (4567, 4566));
-        assert!(spec.mounts.contains(&(
-            "/var/run/docker.sock".to_owned(),
-            "/var/run/docker.sock".to_owned()
-        )));
+    fn kit_container_is_loopback_only_without_the_socket_and_knows_its_port() {
+        let spec = kit_spec("lsk-localstack:abc", "lsk-test-1", 45123, test_labels(77));
+        let args = run_args(&spec, true);
+        let line = display_command("docker", &args);
         assert!(
-            spec.env
-                .contains(&("LOCALSTACK_AUTH_TOKEN".to_owned(), "ls-secret".to_owned()))
+            line.starts_with("docker run -i --rm --init --name lsk-test-1 "),
+            "{line}"
         );
-        assert!(spec.env.contains(&(
-            "LOCALSTACK_HOST".to_owned(),
-            "localhost.localstack.cloud:4567".to_owned()
-        )));
-        let without = container_spec(4566, None);
+        assert!(line.contains(" -p 127.0.0.1:45123:4566 "), "{line}");
+        assert!(line.contains(" --label dev.lsk.managed=true "), "{line}");
+        assert!(line.contains(" --label dev.lsk.role=test "), "{line}");
+        assert!(line.contains(" --label dev.lsk.owner-pid=77 "), "{line}");
+        assert!(line.contains(" -e LSK_LIFELINE=1 "), "{line}");
+        assert!(!line.contains("docker.sock"), "{line}");
+        assert!(line.ends_with(" lsk-localstack:abc"), "{line}");
+        // Queue and function URLs LocalStack hands out must carry the published port.
+        assert_eq!(
+            env_of(&spec, "LOCALSTACK_HOST").as_deref(),
+            Some("localhost.localstack.cloud:45123")
+        );
+        let detached = display_command("docker", &run_args(&spec, false));
+        assert!(detached.starts_with("docker run -d --init "), "{detached}");
+        assert!(!detached.contains("LSK_LIFELINE"), "{detached}");
+    }
+
+    #[test]
+    fn official_container_has_the_socket_and_passes_the_token_hidden() {
+        let spec = official_spec("o", 4567, Some("ls-secret"), up_labels(Path::new("/ws")));
+        assert_eq!(spec.image, OFFICIAL_IMAGE);
         assert!(
-            !without
-                .env
-                .iter()
-                .any(|(k, _)| k == "LOCALSTACK_AUTH_TOKEN")
+            spec.mounts
+                .contains(&(DOCKER_SOCKET.into(), DOCKER_SOCKET.into()))
         );
-        let empty = container_spec(4566, Some(""));
-        assert!(!empty.env.iter().any(|(k, _)| k == "LOCALSTACK_AUTH_TOKEN"));
+        assert_eq!(
+            env_of(&spec, "LOCALSTACK_AUTH_TOKEN").as_deref(),
+            Some("ls-secret")
+        );
+        let line = display_command("docker", &run_args(&spec, false));
+        assert!(!line.contains("ls-secret"), "{line}");
+        assert!(line.contains("LOCALSTACK_AUTH_TOKEN=***"), "{line}");
+        assert!(
+            env_of(&spec, "LAMBDA_DOCKER_FLAGS")
+                .is_some_and(|f| f.contains("dev.lsk.managed=true")),
+            "LocalStack's Lambda containers carry our label"
+        );
+        let without = official_spec("o", 4566, Some(""), Vec::new());
+        assert_eq!(env_of(&without, "LOCALSTACK_AUTH_TOKEN"), None);
     }
 
     #[test]
@@ -555,10 +707,10 @@ mod tests {
     }
 
     #[test]
-    fn compose_file_binds_loopback_and_passes_the_token() {
+    fn compose_file_starts_our_image_on_loopback_and_suits_compose_v1() {
         let text = render_compose();
         assert!(
-            text.contains("image: localstack/localstack:4.14.0"),
+            text.contains("image: \"${LSK_IMAGE:-lsk-localstack:latest}\""),
             "{text}"
         );
         assert!(
@@ -566,58 +718,43 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("LOCALSTACK_AUTH_TOKEN: \"${LOCALSTACK_AUTH_TOKEN:-}\""),
-            "{text}"
-        );
-        assert!(
-            text.contains("- \"/var/run/docker.sock:/var/run/docker.sock\""),
+            text.contains("LOCALSTACK_HOST: \"localhost.localstack.cloud:${LSK_PORT:-4566}\""),
             "{text}"
         );
         assert!(!text.contains("0.0.0.0"), "{text}");
+        assert!(!text.contains("docker.sock"), "{text}");
+        assert!(
+            !text.lines().any(|l| l.starts_with("name:")),
+            "docker-compose v1 rejects a top-level name"
+        );
     }
 
     #[test]
-    fn compose_commands() {
-        let up = compose_up(Path::new("/ws"), 4570, Some("tok"));
-        assert_eq!(
-            up.args,
-            [
-                "compose",
-                "-f",
-                "/ws/localstack/docker-compose.yml",
-                "-p",
-                "lsk",
-                "up",
-                "-d"
-            ]
-        );
-        assert!(up.env.contains(&("LSK_PORT".to_owned(), "4570".to_owned())));
-        assert!(
-            up.env
-                .contains(&("LOCALSTACK_AUTH_TOKEN".to_owned(), "tok".to_owned()))
-        );
-        // The token never shows in messages.
-        assert!(!up.display().contains("tok "), "{}", up.display());
-        let down = compose_down(Path::new("/ws"));
-        assert_eq!(down.args.last().map(String::as_str), Some("down"));
+    fn orphans_are_test_containers_whose_owner_is_gone() {
+        let c = |id: &str, labels: &[(&str, &str)]| {
+            (
+                id.to_owned(),
+                labels
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect::<BTreeMap<_, _>>(),
+            )
+        };
+        let containers = vec![
+            c("live", &[(LABEL_ROLE, "test"), (LABEL_OWNER_PID, "10")]),
+            c("dead", &[(LABEL_ROLE, "test"), (LABEL_OWNER_PID, "11")]),
+            c("nopid", &[(LABEL_ROLE, "test")]),
+            c("up", &[(LABEL_ROLE, "up"), (LABEL_OWNER_PID, "11")]),
+        ];
+        assert_eq!(orphans(&containers, |pid| pid == 10), ["dead", "nopid"]);
     }
 
     #[test]
-    fn docker_run_for_tests() {
-        let run = docker_run(&container_spec(0, None), "t1");
-        let line = run.display();
-        assert!(
-            line.starts_with("docker run -d --rm --name lsk-localstack-t1"),
-            "{line}"
-        );
-        assert!(line.contains(" -p 127.0.0.1::4566 "), "{line}");
-        assert!(
-            line.contains(" -v /var/run/docker.sock:/var/run/docker.sock "),
-            "{line}"
-        );
-        assert!(line.ends_with(" localstack/localstack:4.14.0"), "{line}");
-        assert_eq!(parse_docker_port("127.0.0.1:49153\n"), Some(49153));
-        assert_eq!(parse_docker_port(""), None);
+    fn one_detached_name_per_workspace() {
+        let a = up_name(Path::new("/home/me/a"));
+        assert_eq!(a, up_name(Path::new("/home/me/a")));
+        assert_ne!(a, up_name(Path::new("/home/me/b")));
+        assert!(a.starts_with("lsk-localstack-"));
     }
 
     #[test]
@@ -649,14 +786,5 @@ mod tests {
             DaemonProbe::Unavailable { why } => assert!(why.contains("not installed"), "{why}"),
             other => panic!("expected Unavailable, got {other:?}"),
         }
-    }
-
-    #[tokio::test]
-    async fn probe_of_this_machine_answers_quickly() {
-        // This machine has the docker client but no daemon; whichever it is, the probe must
-        // come back within its timeout rather than hang.
-        let started = std::time::Instant::now();
-        let _ = probe_daemon(Duration::from_secs(3)).await;
-        assert!(started.elapsed() < Duration::from_secs(5));
     }
 }

@@ -2,14 +2,17 @@
 //!
 //! - `external`: `--endpoint`, `LOCALSTACK_ENDPOINT` or `AWS_ENDPOINT_URL` names a running one;
 //!   nothing is started, its health is checked.
-//! - `docker`: the pinned image, through docker compose (`lsk up`) or a throw-away container (tests).
+//! - `docker`: our image (the same pinned LocalStack, plugin and `lsk-init`, built when missing)
+//!   in a container; `docker-official`: LocalStack's official image with its Docker executor.
 //! - `native`: a pinned LocalStack in a project-local venv, run as a process (see `native.rs`).
 //!
-//! `auto` picks external when an endpoint is given, else docker when a daemon answers
-//! `docker info` quickly, else native, and says which and why.
+//! `auto` picks external when an endpoint is given, else native where it can run (Linux with
+//! Python 3.11-3.13, or a venv already installed), else docker when a daemon answers, and says
+//! which and why.
 
 pub mod docker;
 pub mod external;
+pub mod image;
 pub mod native;
 
 use std::future::Future;
@@ -37,17 +40,66 @@ pub const LOCALSTACK_TUNING: &[(&str, &str)] = &[
     ),
 ];
 
+/// LocalStack settings of the backends that run our plugin (native, and docker's kit flavour)
+/// for host port `port`. A variable of the same name in the environment of `lsk` wins.
+pub fn common_env(port: u16) -> Vec<(String, String)> {
+    common_env_with(port, |k| std::env::var(k).ok())
+}
+
+/// [`common_env`] with the overriding environment given (the compose file is rendered with none).
+pub fn common_env_with(
+    port: u16,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Vec<(String, String)> {
+    let host = |k: &str, default: &str| lookup(k).unwrap_or_else(|| default.to_string());
+    let mut env: Vec<(String, String)> = vec![
+        // Returned URLs (function URLs, queue URLs) carry the real (published) port.
+        (
+            "LOCALSTACK_HOST".into(),
+            format!("localhost.localstack.cloud:{port}"),
+        ),
+        ("SQS_ENDPOINT_STRATEGY".into(), "path".into()),
+        ("SERVICES".into(), host("LSK_SERVICES", native::SERVICES)),
+        ("EAGER_SERVICE_LOADING".into(), "1".into()),
+        ("LAMBDA_RUNTIME_EXECUTOR".into(), "process".into()),
+        ("DNS_ADDRESS".into(), "0".into()),
+        ("SKIP_SSL_CERT_DOWNLOAD".into(), "1".into()),
+        ("DISABLE_EVENTS".into(), "1".into()),
+        ("LS_LOG".into(), host("LS_LOG", "warn")),
+        // Read by our executor: results in the answer to /invoke ("inline") or through
+        // callbacks ("callback", the Go init's protocol); see localstack/plugin.
+        (
+            "LSK_INVOKE_RESULTS".into(),
+            host("LSK_INVOKE_RESULTS", "inline"),
+        ),
+        // Read by our executor plugin: how long Lambda logs wait to be batched into one
+        // PutLogEvents call (localstack/plugin/lsk_localstack/logs.py).
+        ("LSK_LOG_BATCH_MS".into(), host("LSK_LOG_BATCH_MS", "100")),
+        // Read by our launcher: a 1 ms GIL switch interval cut warm invoke p50 by ~13% (bench).
+        (
+            "LSK_SWITCH_INTERVAL_MS".into(),
+            host("LSK_SWITCH_INTERVAL_MS", "1"),
+        ),
+    ];
+    for (k, v) in LOCALSTACK_TUNING {
+        env.push(((*k).into(), host(k, v)));
+    }
+    env
+}
+
 /// The backend asked for (`--backend`, `LSK_BACKEND`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendChoice {
-    /// external if an endpoint is set, else docker if a daemon answers, else native
+    /// external if an endpoint is set, else native where it can run, else docker if a daemon answers
     #[default]
     Auto,
     /// LocalStack in a project-local venv, Lambdas as host processes
     Native,
-    /// the pinned LocalStack image; Lambdas in LocalStack's own containers
+    /// our LocalStack image (built offline when missing); Lambdas as processes in the container
     Docker,
+    /// LocalStack's official image (localstack/localstack:4.14.0); Lambdas in its own containers
+    DockerOfficial,
     /// an already running LocalStack (--endpoint, LOCALSTACK_ENDPOINT or AWS_ENDPOINT_URL)
     External,
 }
@@ -57,7 +109,11 @@ pub enum BackendChoice {
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
     Native,
+    /// Our image in a container.
     Docker,
+    /// LocalStack's official image in a container.
+    #[serde(rename = "docker-official")]
+    DockerOfficial,
     External,
 }
 
@@ -66,6 +122,7 @@ impl BackendKind {
         match self {
             BackendKind::Native => "native",
             BackendKind::Docker => "docker",
+            BackendKind::DockerOfficial => "docker-official",
             BackendKind::External => "external",
         }
     }
@@ -116,6 +173,18 @@ pub enum DaemonProbe {
     Unavailable { why: String },
 }
 
+/// Whether the native backend can run on this machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NativeProbe {
+    /// `how`: what it would run with (the installed venv, or the interpreter install.sh would pick).
+    Available {
+        how: String,
+    },
+    Unavailable {
+        why: String,
+    },
+}
+
 /// The outcome of backend selection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Selection {
@@ -129,16 +198,36 @@ pub struct Selection {
 /// How long `auto` waits for `docker info` before deciding there is no daemon.
 pub const DAEMON_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Picks a backend. `probe` is only run when the answer depends on it.
-pub async fn select<F, Fut>(
+/// Picks a backend with this machine's probes (see [`select`]).
+pub async fn select_here(
     choice: BackendChoice,
     explicit_endpoint: Option<&str>,
     env: &Env,
-    probe: F,
+    project_root: &Path,
+) -> Selection {
+    select(
+        choice,
+        explicit_endpoint,
+        env,
+        || native::probe(project_root),
+        || docker::probe_daemon(DAEMON_PROBE_TIMEOUT),
+    )
+    .await
+}
+
+/// Picks a backend. Each probe is only run when the answer depends on it.
+pub async fn select<N, NFut, D, DFut>(
+    choice: BackendChoice,
+    explicit_endpoint: Option<&str>,
+    env: &Env,
+    native_probe: N,
+    docker_probe: D,
 ) -> Selection
 where
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = DaemonProbe>,
+    N: FnOnce() -> NFut,
+    NFut: Future<Output = NativeProbe>,
+    D: FnOnce() -> DFut,
+    DFut: Future<Output = DaemonProbe>,
 {
     let endpoint_source = explicit_endpoint
         .map(|e| ("--endpoint", e))
@@ -153,6 +242,14 @@ where
             kind: BackendKind::Docker,
             endpoint: None,
             reason: "docker: asked for (--backend docker / LSK_BACKEND=docker)".into(),
+        },
+        BackendChoice::DockerOfficial => Selection {
+            kind: BackendKind::DockerOfficial,
+            endpoint: None,
+            reason: format!(
+                "docker-official: asked for ({}, LocalStack's own Docker executor)",
+                docker::OFFICIAL_IMAGE
+            ),
         },
         BackendChoice::External => Selection {
             kind: BackendKind::External,
@@ -175,16 +272,31 @@ where
                     reason: format!("external: {source} {how} ({e}), so nothing is started"),
                 };
             }
-            match probe().await {
+            let why_not_native = match native_probe().await {
+                NativeProbe::Available { how } => {
+                    return Selection {
+                        kind: BackendKind::Native,
+                        endpoint: None,
+                        reason: format!("native: it runs here ({how})"),
+                    };
+                }
+                NativeProbe::Unavailable { why } => why,
+            };
+            match docker_probe().await {
                 DaemonProbe::Available { version } => Selection {
                     kind: BackendKind::Docker,
                     endpoint: None,
-                    reason: format!("docker: a Docker daemon answers (server {version})"),
+                    reason: format!(
+                        "docker: native cannot run here ({why_not_native}) and a Docker daemon answers (server {version})"
+                    ),
                 },
+                // Neither works: native's installer says best what to install.
                 DaemonProbe::Unavailable { why } => Selection {
                     kind: BackendKind::Native,
                     endpoint: None,
-                    reason: format!("native: no Docker daemon ({why})"),
+                    reason: format!(
+                        "native: the only choice left ({why_not_native}; no Docker daemon either: {why})"
+                    ),
                 },
             }
         }
@@ -216,8 +328,16 @@ pub enum BackendError {
         command: String,
         detail: String,
     },
-    #[error("building lsk-init for the native backend failed: {0}")]
+    #[error("building lsk-init failed: {0}")]
     Init(#[source] Box<crate::build::BuildError>),
+    #[error("our LocalStack image: {step} failed: {detail}")]
+    Image {
+        step: String,
+        detail: String,
+        hint: Option<String>,
+    },
+    #[error("the LocalStack container did not become ready: {detail}")]
+    ContainerFailed { detail: String },
 }
 
 impl BackendError {
@@ -230,6 +350,11 @@ impl BackendError {
             BackendError::Native(native::NativeError::PortInUse { .. }) => {
                 Some("`lsk down` stops a LocalStack started by `lsk up`".into())
             }
+            BackendError::Image { hint, .. } => hint.clone(),
+            BackendError::DockerUnavailable { .. } => Some(
+                "the native backend needs no Docker: `lsk up --backend native` (Linux, Python 3.11-3.13)"
+                    .into(),
+            ),
             _ => None,
         }
     }
@@ -326,10 +451,10 @@ enum Running {
     Native(native::NativeLocalStack),
     /// Started by an earlier `lsk up`.
     NativeDetached { pid: u32, state_dir: PathBuf },
-    /// The compose service of this workspace.
-    Compose { root: PathBuf },
-    /// A throw-away container for tests.
-    Container(docker::TestContainer),
+    /// The container `lsk up` started (recorded in the state dir).
+    DockerDetached { state_dir: PathBuf },
+    /// A container tied to this process by its stdin (tests).
+    DockerAttached(docker::AttachedContainer),
 }
 
 /// A LocalStack to deploy into.
@@ -348,9 +473,12 @@ impl LocalStack {
         choice: BackendChoice,
         opts: StartOptions,
     ) -> Result<LocalStack, BackendError> {
-        let selection = select(choice, opts.endpoint.as_deref(), &opts.env, || {
-            docker::probe_daemon(DAEMON_PROBE_TIMEOUT)
-        })
+        let selection = select_here(
+            choice,
+            opts.endpoint.as_deref(),
+            &opts.env,
+            &opts.project_root,
+        )
         .await;
         Self::start_selected(selection, opts).await
     }
@@ -365,7 +493,12 @@ impl LocalStack {
         match selection.kind {
             BackendKind::External => Self::external(selection, &opts).await,
             BackendKind::Native => Self::start_native(selection.reason, &opts).await,
-            BackendKind::Docker => Self::start_docker(selection.reason, &opts).await,
+            BackendKind::Docker => {
+                Self::start_docker(docker::Flavour::Kit, selection.reason, &opts).await
+            }
+            BackendKind::DockerOfficial => {
+                Self::start_docker(docker::Flavour::Official, selection.reason, &opts).await
+            }
         }
     }
 
@@ -377,21 +510,11 @@ impl LocalStack {
         let endpoint_given = opts.endpoint.is_some() || opts.env.endpoint().is_some();
         match choice {
             BackendChoice::External => {
-                let selection = select(choice, opts.endpoint.as_deref(), &opts.env, || async {
-                    DaemonProbe::Unavailable {
-                        why: "not probed".into(),
-                    }
-                })
-                .await;
+                let selection = select_endpoint_only(choice, &opts).await;
                 Self::external(selection, &opts).await
             }
             BackendChoice::Auto if endpoint_given => {
-                let selection = select(choice, opts.endpoint.as_deref(), &opts.env, || async {
-                    DaemonProbe::Unavailable {
-                        why: "not probed".into(),
-                    }
-                })
-                .await;
+                let selection = select_endpoint_only(choice, &opts).await;
                 Self::external(selection, &opts).await
             }
             BackendChoice::Native => Self::find_native(&opts).ok_or(BackendError::NotRunning {
@@ -399,27 +522,25 @@ impl LocalStack {
                 at: format!(" (no live pid file in {})", opts.state_dir.display()),
                 also: String::new(),
             }),
-            BackendChoice::Docker => {
-                let endpoint = local_endpoint(opts.port);
-                external::check(&endpoint)
-                    .await
-                    .map_err(|_| BackendError::NotRunning {
-                        backend: BackendKind::Docker,
-                        at: format!(" at {endpoint}"),
-                        also: String::new(),
-                    })?;
-                Ok(LocalStack {
-                    endpoint,
-                    region: opts.region.clone(),
-                    kind: BackendKind::Docker,
-                    reason: "docker: the compose service answers".into(),
-                    running: Running::Compose {
-                        root: opts.project_root.clone(),
+            BackendChoice::Docker | BackendChoice::DockerOfficial => Self::find_docker(&opts)
+                .await
+                .ok_or_else(|| BackendError::NotRunning {
+                    backend: if choice == BackendChoice::Docker {
+                        BackendKind::Docker
+                    } else {
+                        BackendKind::DockerOfficial
                     },
-                })
-            }
+                    at: format!(
+                        " (no running container recorded in {})",
+                        opts.state_dir.display()
+                    ),
+                    also: String::new(),
+                }),
             BackendChoice::Auto => {
                 if let Some(found) = Self::find_native(&opts) {
+                    return Ok(found);
+                }
+                if let Some(found) = Self::find_docker(&opts).await {
                     return Ok(found);
                 }
                 let endpoint = local_endpoint(opts.port);
@@ -453,6 +574,26 @@ impl LocalStack {
             region: region.to_owned(),
             kind: BackendKind::External,
             running: Running::External,
+        })
+    }
+
+    async fn find_docker(opts: &StartOptions) -> Option<LocalStack> {
+        let record = docker::find_detached(&opts.state_dir).await?;
+        let kind = match record.flavour {
+            docker::Flavour::Kit => BackendKind::Docker,
+            docker::Flavour::Official => BackendKind::DockerOfficial,
+        };
+        Some(LocalStack {
+            reason: format!(
+                "{kind}: container {} started by `lsk up` ({})",
+                record.name, record.image
+            ),
+            endpoint: record.endpoint,
+            region: opts.region.clone(),
+            kind,
+            running: Running::DockerDetached {
+                state_dir: opts.state_dir.clone(),
+            },
         })
     }
 
@@ -538,51 +679,143 @@ impl LocalStack {
         })
     }
 
-    async fn start_docker(reason: String, opts: &StartOptions) -> Result<LocalStack, BackendError> {
+    async fn start_docker(
+        flavour: docker::Flavour,
+        reason: String,
+        opts: &StartOptions,
+    ) -> Result<LocalStack, BackendError> {
         if let DaemonProbe::Unavailable { why } = docker::probe_daemon(DAEMON_PROBE_TIMEOUT).await {
             return Err(BackendError::DockerUnavailable { why });
         }
-        let phase = opts.progress.phase("localstack");
-        if opts.detach {
-            let endpoint = local_endpoint(opts.port);
-            if external::check(&endpoint).await.is_err() {
-                phase.update(&format!("docker compose up ({})", docker::IMAGE));
-                docker::up(
-                    &opts.project_root,
-                    opts.port,
-                    opts.env.auth_token.as_deref(),
-                )
-                .await?;
+        let kind = match flavour {
+            docker::Flavour::Kit => BackendKind::Docker,
+            docker::Flavour::Official => BackendKind::DockerOfficial,
+        };
+        if opts.detach
+            && let Some(found) = Self::find_docker(opts).await
+        {
+            opts.progress.note(&format!(
+                "LocalStack already running at {} ({})",
+                found.endpoint, found.reason
+            ));
+            return Ok(found);
+        }
+        let image = match flavour {
+            docker::Flavour::Kit => {
+                let init_bin = match &opts.init_bin {
+                    Some(path) => path.clone(),
+                    None => crate::build::build_init(&opts.project_root, &opts.progress)
+                        .await
+                        .map_err(|e| BackendError::Init(Box::new(e)))?,
+                };
+                image::ensure(&opts.project_root, &init_bin, &opts.progress).await?
             }
-            let health = external::wait_healthy(&endpoint, Duration::from_secs(180)).await?;
+            docker::Flavour::Official => {
+                if image::local_image_id(docker::OFFICIAL_IMAGE)
+                    .await
+                    .is_none()
+                {
+                    opts.progress
+                        .note(&format!("docker pull {}", docker::OFFICIAL_IMAGE));
+                }
+                docker::OFFICIAL_IMAGE.to_owned()
+            }
+        };
+        let port = if opts.port == 0 {
+            docker::free_port()?
+        } else {
+            opts.port
+        };
+        let phase = opts.progress.phase("localstack");
+        let endpoint = local_endpoint(port);
+        let spec_for = |name: &str, labels| match flavour {
+            docker::Flavour::Kit => docker::kit_spec(&image, name, port, labels),
+            docker::Flavour::Official => {
+                docker::official_spec(name, port, opts.env.auth_token.as_deref(), labels)
+            }
+        };
+        if opts.detach {
+            let spec = spec_for(
+                &docker::up_name(&opts.project_root),
+                docker::up_labels(&opts.project_root),
+            );
+            phase.update(&format!("docker run {} ({image})", spec.name));
+            let record = docker::start_detached(&spec, flavour, &opts.state_dir).await?;
+            let health = match external::wait_healthy(&endpoint, Duration::from_secs(180)).await {
+                Ok(h) => h,
+                Err(e) => {
+                    let logs = docker::logs_tail(&record.id).await;
+                    let _ = docker::stop_detached(&opts.state_dir).await;
+                    return Err(BackendError::ContainerFailed {
+                        detail: format!("{e}; its last output:\n{logs}"),
+                    });
+                }
+            };
             phase.done(&format!(
-                "docker LocalStack {} at {endpoint}",
-                health.version.unwrap_or_default()
+                "{kind} LocalStack {} at {endpoint} (container {})",
+                health.version.unwrap_or_default(),
+                record.name
             ));
             return Ok(LocalStack {
                 endpoint,
                 region: opts.region.clone(),
-                kind: BackendKind::Docker,
+                kind,
                 reason,
-                running: Running::Compose {
-                    root: opts.project_root.clone(),
+                running: Running::DockerDetached {
+                    state_dir: opts.state_dir.clone(),
                 },
             });
         }
-        phase.update(&format!("starting a test container ({})", docker::IMAGE));
-        let container = docker::start_test_container(opts.env.auth_token.as_deref()).await?;
-        let endpoint = local_endpoint(container.port());
-        if let Err(e) = external::wait_healthy(&endpoint, Duration::from_secs(180)).await {
-            let _ = container.stop().await;
-            return Err(e);
+        // Leftovers of test runs that were killed before their lifeline could act.
+        if let Ok(swept) = docker::sweep_orphans().await
+            && !swept.is_empty()
+        {
+            opts.progress.note(&format!(
+                "removed {} container(s) left by a killed run",
+                swept.len()
+            ));
         }
-        phase.done(&format!("docker LocalStack at {endpoint}"));
+        let name = format!("lsk-test-{}-{port}", std::process::id());
+        let spec = spec_for(&name, docker::test_labels(std::process::id()));
+        phase.update(&format!("docker run {name} ({image})"));
+        let log = opts.state_dir.join("container.log");
+        let mut container = docker::AttachedContainer::start(&spec, &log).await?;
+        let ready = {
+            let wait = external::wait_healthy(&endpoint, Duration::from_secs(180));
+            tokio::pin!(wait);
+            loop {
+                tokio::select! {
+                    r = &mut wait => break r.map_err(|e| e.to_string()),
+                    _ = tokio::time::sleep(Duration::from_millis(250)) => {
+                        if let Some(why) = container.exited() {
+                            break Err(why);
+                        }
+                    }
+                }
+            }
+        };
+        let health = match ready {
+            Ok(h) => h,
+            Err(detail) => {
+                let detail = format!(
+                    "{detail}\n(last lines of {}:\n{})",
+                    log.display(),
+                    docker::tail(&log, 30)
+                );
+                let _ = container.stop().await;
+                return Err(BackendError::ContainerFailed { detail });
+            }
+        };
+        phase.done(&format!(
+            "{kind} LocalStack {} at {endpoint} (container {name})",
+            health.version.unwrap_or_default()
+        ));
         Ok(LocalStack {
             endpoint,
             region: opts.region.clone(),
-            kind: BackendKind::Docker,
+            kind,
             reason,
-            running: Running::Container(container),
+            running: Running::DockerAttached(container),
         })
     }
 
@@ -632,10 +865,32 @@ impl LocalStack {
             Running::NativeDetached { state_dir, .. } => {
                 native::stop_detached(&state_dir).await.map_err(Into::into)
             }
-            Running::Compose { root } => docker::down(&root).await.map(|_| true),
-            Running::Container(c) => c.stop().await.map(|_| true),
+            Running::DockerDetached { state_dir } => docker::stop_detached(&state_dir).await,
+            Running::DockerAttached(c) => c.stop().await.map(|_| true),
         }
     }
+}
+
+/// [`select`] where only an endpoint can decide (nothing is probed).
+async fn select_endpoint_only(choice: BackendChoice, opts: &StartOptions) -> Selection {
+    let not_probed = || async {
+        NativeProbe::Unavailable {
+            why: "not probed".into(),
+        }
+    };
+    let daemon_not_probed = || async {
+        DaemonProbe::Unavailable {
+            why: "not probed".into(),
+        }
+    };
+    select(
+        choice,
+        opts.endpoint.as_deref(),
+        &opts.env,
+        not_probed,
+        daemon_not_probed,
+    )
+    .await
 }
 
 /// `http://127.0.0.1:<port>`
@@ -662,13 +917,42 @@ mod tests {
         env: &Env,
         probe: DaemonProbe,
     ) -> (Selection, bool) {
+        pick_with(choice, explicit, env, no_python(), probe).await
+    }
+
+    /// Selection with both probes given; the flag says whether the daemon was probed.
+    async fn pick_with(
+        choice: BackendChoice,
+        explicit: Option<&str>,
+        env: &Env,
+        native: NativeProbe,
+        probe: DaemonProbe,
+    ) -> (Selection, bool) {
         let probed = AtomicBool::new(false);
-        let selection = select(choice, explicit, env, || {
-            probed.store(true, Ordering::SeqCst);
-            async { probe }
-        })
+        let selection = select(
+            choice,
+            explicit,
+            env,
+            || async { native },
+            || {
+                probed.store(true, Ordering::SeqCst);
+                async { probe }
+            },
+        )
         .await;
         (selection, probed.load(Ordering::SeqCst))
+    }
+
+    fn python_311() -> NativeProbe {
+        NativeProbe::Available {
+            how: "python3.11 is Python 3.11".into(),
+        }
+    }
+
+    fn no_python() -> NativeProbe {
+        NativeProbe::Unavailable {
+            why: "no Python 3.11-3.13 on PATH".into(),
+        }
     }
 
     fn up() -> DaemonProbe {
@@ -713,25 +997,39 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn no_endpoint_and_a_daemon_means_docker() {
+    async fn native_wins_where_it_runs_even_when_a_daemon_answers() {
+        let env = Env::default();
+        let (s, probed) = pick_with(BackendChoice::Auto, None, &env, python_311(), up()).await;
+        assert_eq!(s.kind, BackendKind::Native);
+        assert!(!probed, "docker need not be probed when native runs");
+        assert_eq!(s.reason, "native: it runs here (python3.11 is Python 3.11)");
+    }
+
+    #[tokio::test]
+    async fn no_native_and_a_daemon_means_docker_and_says_why() {
         let (s, probed) = pick(BackendChoice::Auto, None, &Env::default(), up()).await;
         assert!(probed);
         assert_eq!(s.kind, BackendKind::Docker);
-        assert!(
-            s.reason.contains("Docker daemon answers (server 27.1.2)"),
-            "{}",
-            s.reason
+        assert_eq!(
+            s.reason,
+            "docker: native cannot run here (no Python 3.11-3.13 on PATH) and a Docker daemon answers (server 27.1.2)"
         );
     }
 
     #[tokio::test]
-    async fn no_endpoint_and_no_daemon_means_native_and_says_why() {
+    async fn neither_means_native_so_its_installer_says_what_to_install() {
         let (s, probed) = pick(BackendChoice::Auto, None, &Env::default(), down()).await;
         assert!(probed);
         assert_eq!(s.kind, BackendKind::Native);
-        assert_eq!(
-            s.reason,
-            "native: no Docker daemon (Cannot connect to the Docker daemon)"
+        assert!(
+            s.reason.contains("no Python 3.11-3.13 on PATH"),
+            "{}",
+            s.reason
+        );
+        assert!(
+            s.reason.contains("Cannot connect to the Docker daemon"),
+            "{}",
+            s.reason
         );
     }
 

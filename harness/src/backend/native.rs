@@ -1,6 +1,6 @@
 //! The native backend: a pinned LocalStack in a project-local venv, run as a child process.
 //!
-//! `localstack/install.sh` installs LocalStack 4.9.2 and our plugin (process executor,
+//! `localstack/install.sh` installs LocalStack 4.13.1 and our plugin (process executor,
 //! loopback-only gateway) into `<root>/.lsk/venv`. LocalStack then runs Lambdas as host
 //! processes through `lsk-init`; nothing here needs Docker.
 //!
@@ -53,7 +53,9 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 /// What can go wrong installing, starting or stopping native LocalStack.
 #[derive(Debug, thiserror::Error)]
 pub enum NativeError {
-    #[error("python3 was not found on PATH; install Python 3.11 (with pip and venv) and retry")]
+    #[error(
+        "no Python 3.11, 3.12 or 3.13 was found on PATH; install one (with pip and venv), point PYTHON= at one, or use --backend docker"
+    )]
     PythonMissing,
     #[error("installing the pinned LocalStack failed ({step}): {detail}")]
     Install { step: String, detail: String },
@@ -354,15 +356,6 @@ fn localstack_env(cfg: &NativeConfig, port: u16) -> Vec<(String, String)> {
         ("GATEWAY_LISTEN".into(), format!("127.0.0.1:{port}")),
         // Our loopback-only server: stock Twisted ignores the host part and binds 0.0.0.0.
         ("GATEWAY_SERVER".into(), "lsk-twisted".into()),
-        // Returned URLs (function URLs, queue URLs) carry the real port.
-        (
-            "LOCALSTACK_HOST".into(),
-            format!("localhost.localstack.cloud:{port}"),
-        ),
-        ("SQS_ENDPOINT_STRATEGY".into(), "path".into()),
-        ("SERVICES".into(), host("LSK_SERVICES", SERVICES)),
-        ("EAGER_SERVICE_LOADING".into(), "1".into()),
-        ("LAMBDA_RUNTIME_EXECUTOR".into(), "process".into()),
         ("LSK_INIT_BIN".into(), cfg.init_bin.display().to_string()),
         (
             "FILESYSTEM_ROOT".into(),
@@ -374,28 +367,8 @@ fn localstack_env(cfg: &NativeConfig, port: u16) -> Vec<(String, String)> {
         ),
         // Function code is unzipped under the temp dir: keep it inside the project.
         ("TMPDIR".into(), state.join("tmp").display().to_string()),
-        ("DNS_ADDRESS".into(), "0".into()),
-        ("SKIP_SSL_CERT_DOWNLOAD".into(), "1".into()),
-        ("DISABLE_EVENTS".into(), "1".into()),
-        ("LS_LOG".into(), host("LS_LOG", "warn")),
-        // Read by our executor: results in the answer to /invoke ("inline") or through
-        // callbacks ("callback", the Go init's protocol); see localstack/plugin.
-        (
-            "LSK_INVOKE_RESULTS".into(),
-            host("LSK_INVOKE_RESULTS", "inline"),
-        ),
-        // Read by our executor plugin: how long Lambda logs wait to be batched into one
-        // PutLogEvents call (localstack/plugin/lsk_localstack/logs.py).
-        ("LSK_LOG_BATCH_MS".into(), host("LSK_LOG_BATCH_MS", "100")),
-        // Read by our launcher: a 1 ms GIL switch interval cut warm invoke p50 by ~13% (bench).
-        (
-            "LSK_SWITCH_INTERVAL_MS".into(),
-            host("LSK_SWITCH_INTERVAL_MS", "1"),
-        ),
     ];
-    for (k, v) in super::LOCALSTACK_TUNING {
-        env.push(((*k).into(), host(k, v)));
-    }
+    env.extend(super::common_env(port));
     for (k, v) in &cfg.env {
         env.retain(|(ek, _)| ek != k);
         env.push((k.clone(), v.clone()));
@@ -446,6 +419,83 @@ pub async fn stop_detached(state_dir: &Path) -> Result<bool, NativeError> {
     result.map(|()| true)
 }
 
+/// Interpreters `install.sh` tries, in its order, when `PYTHON` is not set.
+pub const PYTHON_CANDIDATES: &[&str] = &["python3.13", "python3.12", "python3.11", "python3"];
+
+/// Whether the pinned LocalStack (4.13.1) runs on Python `major.minor`: 3.11 to 3.13.
+pub fn python_supported(major: u32, minor: u32) -> bool {
+    major == 3 && (11..=13).contains(&minor)
+}
+
+/// Parses `3.12` (what `python -c 'print("%d.%d" % sys.version_info[:2])'` prints).
+pub fn parse_python_version(text: &str) -> Option<(u32, u32)> {
+    let (major, minor) = text.trim().split_once('.')?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
+async fn python_version(python: &str) -> Option<(u32, u32)> {
+    let out = tokio::process::Command::new(python)
+        .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(5), out)
+        .await
+        .ok()?
+        .ok()?;
+    out.status
+        .success()
+        .then(|| parse_python_version(&String::from_utf8_lossy(&out.stdout)))
+        .flatten()
+}
+
+/// Whether the native backend can run here: Linux, and either the venv is installed or an
+/// interpreter `install.sh` would accept is on PATH (the same order it tries).
+pub async fn probe(project_root: &Path) -> super::NativeProbe {
+    use super::NativeProbe;
+    if !cfg!(target_os = "linux") {
+        return NativeProbe::Unavailable {
+            why: format!(
+                "the native backend needs Linux (/proc, PR_SET_PDEATHSIG); this is {}",
+                std::env::consts::OS
+            ),
+        };
+    }
+    let venv = project_root.join(".lsk/venv");
+    if venv.join("bin/python").is_file() && venv.join(".lsk-installed").is_file() {
+        return NativeProbe::Available {
+            how: "LocalStack is installed in .lsk/venv".into(),
+        };
+    }
+    let explicit = std::env::var("PYTHON")
+        .ok()
+        .filter(|p| !p.trim().is_empty());
+    let candidates: Vec<String> = match &explicit {
+        Some(p) => vec![p.clone()],
+        None => PYTHON_CANDIDATES.iter().map(|c| (*c).to_owned()).collect(),
+    };
+    let mut seen = Vec::new();
+    for candidate in candidates {
+        match python_version(&candidate).await {
+            Some((major, minor)) if python_supported(major, minor) => {
+                return NativeProbe::Available {
+                    how: format!("{candidate} is Python {major}.{minor}"),
+                };
+            }
+            Some((major, minor)) => seen.push(format!("{candidate} is {major}.{minor}")),
+            None => {}
+        }
+    }
+    NativeProbe::Unavailable {
+        why: if seen.is_empty() {
+            "no Python 3.11-3.13 on PATH".into()
+        } else {
+            format!("it needs Python 3.11-3.13; {}", seen.join(", "))
+        },
+    }
+}
+
 /// Make sure `<root>/.lsk/venv` holds the pinned LocalStack and our plugin; returns its python.
 pub async fn ensure_installed(
     project_root: &Path,
@@ -488,9 +538,7 @@ pub async fn ensure_installed(
         .map_err(io("waiting for localstack/install.sh"))?;
     match status.code() {
         Some(0) => Ok(python),
-        Some(3) if lines_seen.iter().any(|l| l.contains("not found on PATH")) => {
-            Err(NativeError::PythonMissing)
-        }
+        Some(3) => Err(NativeError::PythonMissing),
         _ => Err(NativeError::Install {
             step: format!("bash localstack/install.sh exited with {status}"),
             detail: lines_seen.join("\n"),
@@ -544,6 +592,14 @@ mod tests {
                 Some("0")
             );
         }
+    }
+
+    #[test]
+    fn pythons_3_11_to_3_13_are_supported() {
+        assert_eq!(parse_python_version("3.13\n"), Some((3, 13)));
+        assert_eq!(parse_python_version("garbage"), None);
+        assert!(python_supported(3, 11) && python_supported(3, 12) && python_supported(3, 13));
+        assert!(!python_supported(3, 10) && !python_supported(3, 14) && !python_supported(2, 7));
     }
 
     #[test]

@@ -1,0 +1,378 @@
+//! Our LocalStack image (`localstack/docker/Dockerfile`): built when missing, reused otherwise.
+//!
+//! The tag carries a hash of everything that goes into the image (the Dockerfile, the lock, the
+//! plugin's sources, the `lsk-init` binary, the base image's id), so a change to any of them
+//! builds a new image and an unchanged checkout reuses the one it built before.
+//!
+//! Nothing is fetched while the image builds (`docker build --network=none`): the lock's
+//! packages are installed on the host by `uv pip install --target` for the image's Python and
+//! platform, hashes checked, and copied in. The base is a public Python image of the same Debian
+//! release where a registry answers, else an offline base that `make-base.sh` makes from
+//! Debian's packages.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tokio::process::Command;
+
+use super::BackendError;
+use crate::progress::Progress;
+
+/// Relative to the kit's root.
+pub const DOCKERFILE: &str = "localstack/docker/Dockerfile";
+pub const MAKE_BASE: &str = "localstack/docker/make-base.sh";
+pub const LOCK: &str = "localstack/requirements.lock";
+pub const PLUGIN: &str = "localstack/plugin";
+/// Repository of the images lsk builds; the tag is the inputs' hash.
+pub const REPOSITORY: &str = "lsk-localstack";
+/// The offline base `make-base.sh` makes (Debian bookworm, Python 3.11).
+pub const OFFLINE_BASE: &str = "lsk-base:bookworm";
+/// The public base of the same Debian release and Python, for machines with a registry.
+pub const REGISTRY_BASE: &str = "python:3.11-slim-bookworm";
+/// The Python of both bases: the packages are installed for it.
+pub const PYTHON_VERSION: &str = "3.11";
+/// Overrides the base (any Debian image with python3 + venv of [`PYTHON_VERSION`]).
+pub const BASE_ENV: &str = "LSK_DOCKER_BASE";
+/// Label on every image and container lsk makes.
+pub const MANAGED_LABEL: &str = "dev.lsk.managed=true";
+
+const PULL_TIMEOUT: Duration = Duration::from_secs(300);
+const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
+const BASE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The image tag for these inputs: `lsk-localstack:<16 hex digits>`.
+pub fn tag_for(parts: &[(&str, &[u8])]) -> String {
+    let mut hasher = Sha256::new();
+    for (name, bytes) in parts {
+        // Length-prefixed, so moving bytes between parts changes the hash.
+        hasher.update((name.len() as u64).to_le_bytes());
+        hasher.update(name.as_bytes());
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
+    }
+    let digest = hex::encode(hasher.finalize());
+    format!("{REPOSITORY}:{}", &digest[..16])
+}
+
+/// The `uv --python-platform` of Linux images on this machine's architecture.
+pub fn python_platform() -> &'static str {
+    match std::env::consts::ARCH {
+        "aarch64" => "aarch64-manylinux_2_28",
+        _ => "x86_64-manylinux_2_28",
+    }
+}
+
+/// The files of the plugin that go into the image, in a stable order.
+fn plugin_files(root: &Path) -> Result<Vec<PathBuf>, BackendError> {
+    let plugin = root.join(PLUGIN);
+    let mut files = vec![plugin.join("pyproject.toml")];
+    let pkg = plugin.join("lsk_localstack");
+    let entries = std::fs::read_dir(&pkg).map_err(|e| io_error("reading", &pkg, e))?;
+    let mut sources: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "py"))
+        .collect();
+    sources.sort();
+    files.extend(sources);
+    Ok(files)
+}
+
+fn io_error(what: &str, path: &Path, e: std::io::Error) -> BackendError {
+    BackendError::Image {
+        step: format!("{what} {}", path.display()),
+        detail: e.to_string(),
+        hint: None,
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, BackendError> {
+    std::fs::read(path).map_err(|e| io_error("reading", path, e))
+}
+
+/// Runs a docker (or other) command to completion, with stdout returned.
+async fn run(
+    program: &str,
+    args: &[&str],
+    step: &str,
+    timeout: Duration,
+) -> Result<String, BackendError> {
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(timeout, command.output())
+        .await
+        .map_err(|_| BackendError::Image {
+            step: step.to_owned(),
+            detail: format!("`{program}` gave no answer within {} s", timeout.as_secs()),
+            hint: None,
+        })?
+        .map_err(|e| BackendError::Image {
+            step: step.to_owned(),
+            detail: format!("could not run `{program}`: {e}"),
+            hint: None,
+        })?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let tail: Vec<&str> = stderr.lines().rev().take(25).collect();
+        Err(BackendError::Image {
+            step: step.to_owned(),
+            detail: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+            hint: None,
+        })
+    }
+}
+
+/// The id of a local image, or None when the engine does not have it.
+pub async fn local_image_id(image: &str) -> Option<String> {
+    run(
+        "docker",
+        &["image", "inspect", "--format", "{{.Id}}", image],
+        "docker image inspect",
+        Duration::from_secs(30),
+    )
+    .await
+    .ok()
+    .map(|s| s.trim().to_owned())
+    .filter(|s| !s.is_empty())
+}
+
+/// The base to build on, made or pulled if needed: `LSK_DOCKER_BASE` if set; else a local
+/// offline base or public Python image; else the public image if it can be pulled; else the
+/// offline base, made now from Debian's packages.
+pub async fn ensure_base(root: &Path, progress: &Progress) -> Result<String, BackendError> {
+    let phase = progress.phase("base image");
+    if let Some(base) = std::env::var(BASE_ENV)
+        .ok()
+        .filter(|b| !b.trim().is_empty())
+    {
+        if local_image_id(&base).await.is_none() {
+            phase.update(&format!("docker pull {base} ({BASE_ENV})"));
+            run(
+                "docker",
+                &["pull", &base],
+                &format!("pulling {base} (from {BASE_ENV})"),
+                PULL_TIMEOUT,
+            )
+            .await?;
+        }
+        phase.done(&format!("{base} (from {BASE_ENV})"));
+        return Ok(base);
+    }
+    for local in [OFFLINE_BASE, REGISTRY_BASE] {
+        if local_image_id(local).await.is_some() {
+            phase.done(&format!("{local} (already here)"));
+            return Ok(local.to_owned());
+        }
+    }
+    phase.update(&format!("docker pull {REGISTRY_BASE}"));
+    let pulled = run(
+        "docker",
+        &["pull", "--quiet", REGISTRY_BASE],
+        "docker pull",
+        PULL_TIMEOUT,
+    )
+    .await;
+    if pulled.is_ok() {
+        phase.done(&format!("{REGISTRY_BASE} (pulled)"));
+        return Ok(REGISTRY_BASE.to_owned());
+    }
+    phase.update(&format!(
+        "no registry answers; making the offline base {OFFLINE_BASE} from Debian's packages (about 1 min)"
+    ));
+    let script = root.join(MAKE_BASE);
+    let script = script.display().to_string();
+    run(
+        "bash",
+        &[&script, OFFLINE_BASE],
+        "making the offline base image",
+        BASE_TIMEOUT,
+    )
+    .await
+    .map_err(|e| match e {
+        BackendError::Image { step, detail, .. } => BackendError::Image {
+            step,
+            detail,
+            hint: Some(format!(
+                "{REGISTRY_BASE} could not be pulled either; set {BASE_ENV} to a Debian bookworm image with python3 and python3-venv that this engine has"
+            )),
+        },
+        other => other,
+    })?;
+    phase.done(&format!("{OFFLINE_BASE} (made offline)"));
+    Ok(OFFLINE_BASE.to_owned())
+}
+
+/// The `uv` that installs the image's packages: the kit venv's, else one on PATH.
+fn uv(root: &Path) -> Result<PathBuf, BackendError> {
+    let venv_uv = root.join(".lsk/venv/bin/uv");
+    if venv_uv.is_file() {
+        return Ok(venv_uv);
+    }
+    which::which("uv").map_err(|_| BackendError::Image {
+        step: "finding uv".into(),
+        detail: format!("{} does not exist and no uv is on PATH", venv_uv.display()),
+        hint: Some(
+            "run `make install` (it installs uv into .lsk/venv), or `pip install uv`".into(),
+        ),
+    })
+}
+
+/// Our LocalStack image for this checkout and `init_bin`, built if the engine lacks it.
+pub async fn ensure(
+    root: &Path,
+    init_bin: &Path,
+    progress: &Progress,
+) -> Result<String, BackendError> {
+    let base = ensure_base(root, progress).await?;
+    let base_id = local_image_id(&base).await.unwrap_or_default();
+    let dockerfile = read(&root.join(DOCKERFILE))?;
+    let lock = read(&root.join(LOCK))?;
+    let init = read(init_bin)?;
+    let files = plugin_files(root)?;
+    let mut plugin = Vec::new();
+    for f in &files {
+        let rel = f.strip_prefix(root).unwrap_or(f).display().to_string();
+        plugin.push((rel, read(f)?));
+    }
+    let mut parts: Vec<(&str, &[u8])> = vec![
+        ("Dockerfile", &dockerfile),
+        ("requirements.lock", &lock),
+        ("lsk-init", &init),
+        ("base", base.as_bytes()),
+        ("base-id", base_id.as_bytes()),
+        ("python", PYTHON_VERSION.as_bytes()),
+    ];
+    parts.extend(plugin.iter().map(|(n, b)| (n.as_str(), b.as_slice())));
+    let tag = tag_for(&parts);
+    if local_image_id(&tag).await.is_some() {
+        progress.note(&format!("image {tag} (already built)"));
+        return Ok(tag);
+    }
+
+    let phase = progress.phase("image");
+    let ctx = root
+        .join("target")
+        .join("lsk")
+        .join("image")
+        .join(tag.rsplit(':').next().unwrap_or("ctx"));
+    if ctx.exists() {
+        std::fs::remove_dir_all(&ctx).map_err(|e| io_error("clearing", &ctx, e))?;
+    }
+    let site = ctx.join("site");
+    std::fs::create_dir_all(&site).map_err(|e| io_error("creating", &site, e))?;
+
+    phase.update(&format!(
+        "installing the lock's packages for Python {PYTHON_VERSION} ({})",
+        python_platform()
+    ));
+    let uv = uv(root)?;
+    let uv = uv.display().to_string();
+    let lock_path = root.join(LOCK).display().to_string();
+    let site_arg = site.display().to_string();
+    run(
+        &uv,
+        &[
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--require-hashes",
+            "--target",
+            &site_arg,
+            "--python-version",
+            PYTHON_VERSION,
+            "--python-platform",
+            python_platform(),
+            "-r",
+            &lock_path,
+        ],
+        "installing the lock's packages for the image (uv pip install --target)",
+        BUILD_TIMEOUT,
+    )
+    .await?;
+
+    for f in &files {
+        let rel = f.strip_prefix(root.join(PLUGIN)).unwrap_or(f);
+        let dest = ctx.join("plugin").join(rel);
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| io_error("creating", parent, e))?;
+        }
+        std::fs::copy(f, &dest).map_err(|e| io_error("copying", f, e))?;
+    }
+    let ctx_init = ctx.join("lsk-init");
+    std::fs::copy(init_bin, &ctx_init).map_err(|e| io_error("copying", init_bin, e))?;
+
+    phase.update(&format!("docker build {tag} on {base} (--network=none)"));
+    let dockerfile_path = root.join(DOCKERFILE).display().to_string();
+    let ctx_arg = ctx.display().to_string();
+    let base_arg = format!("BASE={base}");
+    let python_arg = format!("PYTHON_VERSION={PYTHON_VERSION}");
+    run(
+        "docker",
+        &[
+            "build",
+            "--network=none",
+            "--label",
+            MANAGED_LABEL,
+            "--build-arg",
+            &base_arg,
+            "--build-arg",
+            &python_arg,
+            "-t",
+            &tag,
+            "-f",
+            &dockerfile_path,
+            &ctx_arg,
+        ],
+        &format!("docker build {tag}"),
+        BUILD_TIMEOUT,
+    )
+    .await?;
+    let _ = std::fs::remove_dir_all(&ctx);
+    phase.done(&format!("{tag} built"));
+    Ok(tag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tag_changes_with_any_input_and_only_then() {
+        let a = tag_for(&[("Dockerfile", b"FROM x"), ("lsk-init", b"\x7fELF1")]);
+        let same = tag_for(&[("Dockerfile", b"FROM x"), ("lsk-init", b"\x7fELF1")]);
+        let init_changed = tag_for(&[("Dockerfile", b"FROM x"), ("lsk-init", b"\x7fELF2")]);
+        let moved = tag_for(&[("Dockerfile", b"FROM x\x7fELF1"), ("lsk-init", b"")]);
+        assert_eq!(a, same);
+        assert_ne!(a, init_changed);
+        assert_ne!(a, moved);
+        assert!(a.starts_with("lsk-localstack:"), "{a}");
+        assert_eq!(a.len(), "lsk-localstack:".len() + 16);
+    }
+
+    #[test]
+    fn the_dockerfile_builds_offline_from_a_base_argument() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let text = std::fs::read_to_string(root.join(DOCKERFILE)).unwrap();
+        assert!(
+            !text.lines().any(|l| l.starts_with("# syntax")),
+            "a syntax line makes BuildKit fetch a frontend"
+        );
+        assert!(text.contains("ARG BASE="), "the base is a build argument");
+        assert!(text.contains("FROM ${BASE}"));
+        assert!(
+            !text.contains("pip install") || text.contains("--no-index"),
+            "pip inside the build must not reach an index"
+        );
+        assert!(text.contains("LAMBDA_RUNTIME_EXECUTOR=process"));
+    }
+}
