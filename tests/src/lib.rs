@@ -35,12 +35,22 @@ pub struct Spec {
 
 impl Spec {
     /// The examples' own `lsk.toml`, on the backend `auto` picks (an endpoint in the
-    /// environment, else Docker if a daemon answers, else native).
+    /// environment, else native where it runs, else Docker if a daemon answers).
     pub fn examples() -> Spec {
+        Spec::examples_on(BackendChoice::Auto)
+    }
+
+    /// The examples' own `lsk.toml` on `backend`.
+    pub fn examples_on(backend: BackendChoice) -> Spec {
         Spec {
-            name: "examples",
+            name: match backend {
+                BackendChoice::Native => "examples-native",
+                BackendChoice::Docker => "examples-docker",
+                BackendChoice::DockerOfficial => "examples-docker-official",
+                BackendChoice::Auto | BackendChoice::External => "examples",
+            },
             stack: Stack::load(root().join("lsk.toml")).expect("lsk.toml loads"),
-            backend: BackendChoice::Auto,
+            backend,
             native_env: Vec::new(),
         }
     }
@@ -68,6 +78,8 @@ pub struct Kit {
     pub reason: String,
     /// LocalStack's process id when this binary started it (native).
     pub pid: Option<u32>,
+    /// The container LocalStack runs in (docker backends).
+    pub container: Option<String>,
     pub state_dir: PathBuf,
     pub stack: Stack,
     /// Keeps LocalStack (and its lifeline) alive for the life of the test binary.
@@ -157,10 +169,56 @@ async fn start(spec: Spec) -> Result<Kit, String> {
         backend: ls.backend(),
         reason: ls.reason().to_owned(),
         pid: ls.pid(),
+        container: ls.container().map(str::to_owned),
         state_dir,
         stack: spec.stack,
         _localstack: Mutex::new(ls),
     })
+}
+
+/// One suite, run against each backend: `backend_suite!(spec_for; test_a, test_b, ...)` makes
+/// a module per backend (`native::test_a`, `docker::test_a`, ...), each with its own LocalStack
+/// started from `spec_for(BackendChoice::...)` on first use, calling `test_a(kit)`. Where no
+/// Docker daemon answered when the tests were built, the docker ones show as ignored, with the
+/// reason, instead of passing without running.
+#[macro_export]
+macro_rules! backend_suite {
+    ($spec:path; $($test:ident),+ $(,)?) => {
+        fn __backend_suite_spec(backend: ::lsk::BackendChoice) -> $crate::Spec {
+            $spec(backend)
+        }
+        $crate::backend_suite!(@module native, Native, [], $($test),+);
+        $crate::backend_suite!(
+            @module docker,
+            Docker,
+            [cfg_attr(
+                lsk_no_docker,
+                ignore = "no Docker daemon answered when these tests were built (start one and rebuild)"
+            )],
+            $($test),+
+        );
+    };
+    (@module $module:ident, $choice:ident, $attrs:tt, $($test:ident),+) => {
+        mod $module {
+            static KIT: ::std::sync::OnceLock<::std::result::Result<$crate::Kit, String>> =
+                ::std::sync::OnceLock::new();
+
+            fn kit() -> &'static $crate::Kit {
+                $crate::Kit::shared(&KIT, || {
+                    super::__backend_suite_spec(::lsk::BackendChoice::$choice)
+                })
+            }
+
+            $( $crate::backend_suite!(@test $attrs, $test); )+
+        }
+    };
+    (@test [$($attr:meta)*], $test:ident) => {
+        #[tokio::test]
+        $(#[$attr])*
+        async fn $test() {
+            super::$test(kit()).await
+        }
+    };
 }
 
 /// What a user would have seen from an HTTP call, for assertion messages.

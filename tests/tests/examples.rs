@@ -4,17 +4,40 @@
 
 use std::collections::BTreeSet;
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Duration;
 
-use lsk::{BackendKind, InvokeMode};
+use lsk::{BackendChoice, BackendKind, InvokeMode};
 use lsk_e2e::{Kit, Spec, eventually, header, nonce, seen};
 use serde_json::{Value, json};
 
-static KIT: OnceLock<Result<Kit, String>> = OnceLock::new();
+lsk_e2e::backend_suite!(
+    Spec::examples_on;
+    square_by_direct_invoke_is_exact_over_the_whole_i64_range,
+    square_rejects_bad_input_by_invoke_with_invalid_input_errors,
+    square_over_its_function_url,
+    the_printed_curl_and_awslocal_lines_work_as_printed,
+    image_generator_over_its_url_stores_a_png_and_serves_it_back,
+    image_generator_url_errors_say_what_is_wrong,
+    sqs_prompts_become_images_and_poison_messages_reach_the_dlq,
+    functions_run_through_our_process_executor_on_every_backend,
+);
 
-fn kit() -> &'static Kit {
-    Kit::shared(&KIT, Spec::examples)
+/// `cargo test` with no backend asked for: `auto` picks native on a Linux machine with Python
+/// 3.11-3.13, even when a Docker daemon answers, and says why.
+#[tokio::test]
+async fn auto_picks_native_where_it_runs_and_says_why() {
+    let root = lsk_e2e::root();
+    let selection =
+        lsk::backend::select_here(BackendChoice::Auto, None, &lsk::Env::default(), &root).await;
+    match lsk::backend::native::probe(&root).await {
+        lsk::backend::NativeProbe::Available { how } => {
+            assert_eq!(selection.kind, BackendKind::Native, "{}", selection.reason);
+            assert!(selection.reason.contains(&how), "{}", selection.reason);
+        }
+        lsk::backend::NativeProbe::Unavailable { why } => {
+            assert_ne!(selection.kind, BackendKind::Native, "{why}");
+        }
+    }
 }
 
 fn stub_key(prompt: &str, width: Option<i64>, height: Option<i64>) -> String {
@@ -37,9 +60,8 @@ fn png_size(bytes: &[u8]) -> (u32, u32) {
 // ---------------------------------------------------------------------------------------------
 // square
 
-#[tokio::test]
-async fn square_by_direct_invoke_is_exact_over_the_whole_i64_range() {
-    let deployed = kit().deployed().await;
+async fn square_by_direct_invoke_is_exact_over_the_whole_i64_range(kit: &'static Kit) {
+    let deployed = kit.deployed().await;
     let square = deployed.function("square").unwrap();
     let cases = [
         (json!({"number": 6}), "36"),
@@ -74,9 +96,8 @@ async fn square_by_direct_invoke_is_exact_over_the_whole_i64_range() {
     }
 }
 
-#[tokio::test]
-async fn square_rejects_bad_input_by_invoke_with_invalid_input_errors() {
-    let deployed = kit().deployed().await;
+async fn square_rejects_bad_input_by_invoke_with_invalid_input_errors(kit: &'static Kit) {
+    let deployed = kit.deployed().await;
     let square = deployed.function("square").unwrap();
     let bad: [&[u8]; 6] = [
         br#"{}"#,
@@ -105,9 +126,8 @@ async fn square_rejects_bad_input_by_invoke_with_invalid_input_errors() {
     }
 }
 
-#[tokio::test]
-async fn square_over_its_function_url() {
-    let deployed = kit().deployed().await;
+async fn square_over_its_function_url(kit: &'static Kit) {
+    let deployed = kit.deployed().await;
     let square = deployed.function("square").unwrap();
     let url = square.url().expect("square has a function URL").to_owned();
 
@@ -159,9 +179,7 @@ async fn square_over_its_function_url() {
     assert_eq!(put.status, 405, "{}", seen("PUT", &url, &put));
 }
 
-#[tokio::test]
-async fn the_printed_curl_and_awslocal_lines_work_as_printed() {
-    let kit = kit();
+async fn the_printed_curl_and_awslocal_lines_work_as_printed(kit: &'static Kit) {
     let deployed = kit.deployed().await;
     let view = deployed.function("square").unwrap().view().clone();
     let env = kit.cli_env();
@@ -222,9 +240,8 @@ async fn the_printed_curl_and_awslocal_lines_work_as_printed() {
 // ---------------------------------------------------------------------------------------------
 // image-generator
 
-#[tokio::test]
-async fn image_generator_over_its_url_stores_a_png_and_serves_it_back() {
-    let deployed = kit().deployed().await;
+async fn image_generator_over_its_url_stores_a_png_and_serves_it_back(kit: &'static Kit) {
+    let deployed = kit.deployed().await;
     let gen_fn = deployed.function("image-generator").unwrap();
     let bucket = deployed.bucket("images").unwrap();
     let url = format!("{}generate-image", gen_fn.url().unwrap());
@@ -281,9 +298,8 @@ async fn image_generator_over_its_url_stores_a_png_and_serves_it_back() {
     assert_eq!(again.json().unwrap()["key"], key);
 }
 
-#[tokio::test]
-async fn image_generator_url_errors_say_what_is_wrong() {
-    let deployed = kit().deployed().await;
+async fn image_generator_url_errors_say_what_is_wrong(kit: &'static Kit) {
+    let deployed = kit.deployed().await;
     let gen_fn = deployed.function("image-generator").unwrap();
     let base = gen_fn.url().unwrap().to_owned();
     let cases: [(&str, &str, Option<&[u8]>, u16); 7] = [
@@ -333,9 +349,8 @@ async fn image_generator_url_errors_say_what_is_wrong() {
     }
 }
 
-#[tokio::test]
-async fn sqs_prompts_become_images_and_poison_messages_reach_the_dlq() {
-    let deployed = kit().deployed().await;
+async fn sqs_prompts_become_images_and_poison_messages_reach_the_dlq(kit: &'static Kit) {
+    let deployed = kit.deployed().await;
     let queue = deployed.queue("image-requests").unwrap();
     let dlq = deployed.queue("image-requests-dlq").unwrap();
     let bucket = deployed.bucket("images").unwrap();
@@ -420,21 +435,9 @@ async fn sqs_prompts_become_images_and_poison_messages_reach_the_dlq() {
 // ---------------------------------------------------------------------------------------------
 // which backend ran
 
-#[tokio::test]
-async fn the_backend_is_reported_and_native_uses_the_process_executor() {
-    let kit = kit();
+async fn functions_run_through_our_process_executor_on_every_backend(kit: &'static Kit) {
     eprintln!("backend: {} ({})", kit.backend.as_str(), kit.reason);
-    if kit.backend != BackendKind::Native {
-        lsk_e2e::skip(
-            "process executor check",
-            &format!("backend is {} ({})", kit.backend.as_str(), kit.reason),
-        );
-        return;
-    }
-    let pid = kit
-        .pid
-        .expect("native LocalStack started by this test binary has a pid");
-    // Make sure an environment exists, then find its init under LocalStack in the process table.
+    // Make sure an environment exists, then find its init among LocalStack's processes.
     let deployed = kit.deployed().await;
     deployed
         .function("square")
@@ -442,15 +445,50 @@ async fn the_backend_is_reported_and_native_uses_the_process_executor() {
         .invoke(&json!({"number": 2}))
         .await
         .unwrap();
-    let inits = lsk::backend::native::descendants_named(pid, "lsk-init");
-    assert!(
-        !inits.is_empty(),
-        "LocalStack (pid {pid}) should run square through lsk-init processes; LocalStack's log: {}",
-        kit.state_dir.join("localstack.log").display()
-    );
-    let log = std::fs::read_to_string(kit.state_dir.join("localstack.log")).unwrap_or_default();
-    assert!(
-        !log.contains("Falling back to \"docker\""),
-        "LocalStack fell back to the docker executor: {log}"
-    );
+    match kit.backend {
+        BackendKind::Native => {
+            let pid = kit
+                .pid
+                .expect("native LocalStack started by this test binary has a pid");
+            let inits = lsk::backend::native::descendants_named(pid, "lsk-init");
+            assert!(
+                !inits.is_empty(),
+                "LocalStack (pid {pid}) should run square through lsk-init processes; LocalStack's log: {}",
+                kit.state_dir.join("localstack.log").display()
+            );
+            let log =
+                std::fs::read_to_string(kit.state_dir.join("localstack.log")).unwrap_or_default();
+            assert!(
+                !log.contains("Falling back to \"docker\""),
+                "LocalStack fell back to the docker executor: {log}"
+            );
+        }
+        BackendKind::Docker => {
+            let container = kit
+                .container
+                .as_deref()
+                .expect("a docker kit has a container");
+            let top = Command::new("docker")
+                .args(["top", container, "-o", "pid,args"])
+                .output()
+                .expect("docker top runs");
+            let processes = String::from_utf8_lossy(&top.stdout);
+            assert!(
+                processes.contains("/opt/lsk/bin/lsk-init"),
+                "square should run through lsk-init inside container {container}; its processes:\n{processes}"
+            );
+            // Only on loopback: the published port is 127.0.0.1's.
+            let port = Command::new("docker")
+                .args(["port", container, "4566/tcp"])
+                .output()
+                .expect("docker port runs");
+            let published = String::from_utf8_lossy(&port.stdout);
+            assert!(
+                !published.trim().is_empty()
+                    && published.lines().all(|l| l.starts_with("127.0.0.1:")),
+                "container {container} is published beyond loopback: {published}"
+            );
+        }
+        other => panic!("the suites run on native and docker, not {other}"),
+    }
 }

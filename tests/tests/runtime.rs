@@ -3,7 +3,6 @@
 //! whose behaviour (sleep, panic, exit, report its pid or environment) is chosen per invoke.
 
 use std::collections::BTreeSet;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use lsk::{BackendChoice, InvokeMode};
@@ -36,13 +35,30 @@ dead_letter = { queue = "probe-events-dlq", max_receive_count = 2 }
 [queues.probe-events-dlq]
 "#;
 
-static KIT: OnceLock<Result<Kit, String>> = OnceLock::new();
-
-fn kit() -> &'static Kit {
-    Kit::shared(&KIT, || {
-        Spec::inline("runtime", MANIFEST, BackendChoice::Native)
-    })
+fn spec(backend: BackendChoice) -> Spec {
+    let name = match backend {
+        BackendChoice::Docker => "runtime-docker",
+        _ => "runtime",
+    };
+    Spec::inline(name, MANIFEST, backend)
 }
+
+lsk_e2e::backend_suite!(
+    spec;
+    sync_invoke_returns_the_functions_answer,
+    sync_invoke_with_log_tail_returns_that_invocations_logs,
+    async_invoke_runs_the_function,
+    function_url_answers_curl_at_the_offline_host,
+    sqs_messages_trigger_the_function_and_failures_reach_the_dlq,
+    cloudwatch_logs_have_start_end_report_and_the_functions_own_line,
+    a_timeout_is_reported_and_the_next_invoke_succeeds,
+    a_panic_or_exit_is_an_error_and_the_next_invoke_succeeds,
+    a_bootstrap_that_fails_during_init_gives_an_error_not_a_hang,
+    ten_concurrent_invokes_run_in_several_environments,
+    payloads_over_six_mb_are_refused_clearly,
+    no_socket_of_localstack_or_its_inits_listens_beyond_loopback,
+    a_non_custom_runtime_fails_creation_naming_the_docker_backend,
+);
 
 async fn log_text(deployed: &lsk::Deployed, function: &str) -> String {
     let lines = deployed
@@ -58,9 +74,8 @@ async fn log_text(deployed: &lsk::Deployed, function: &str) -> String {
         .join("\n")
 }
 
-#[tokio::test]
-async fn sync_invoke_returns_the_functions_answer() {
-    let deployed = kit().deployed().await;
+async fn sync_invoke_returns_the_functions_answer(kit: &'static Kit) {
+    let deployed = kit.deployed().await;
     let probe = deployed.function("probe").unwrap();
     let answer = probe
         .invoke(&json!({"action": "echo", "n": 42}))
@@ -69,9 +84,8 @@ async fn sync_invoke_returns_the_functions_answer() {
     assert_eq!(answer, json!({"echo": {"action": "echo", "n": 42}}));
 }
 
-#[tokio::test]
-async fn sync_invoke_with_log_tail_returns_that_invocations_logs() {
-    let deployed = kit().deployed().await;
+async fn sync_invoke_with_log_tail_returns_that_invocations_logs(kit: &'static Kit) {
+    let deployed = kit.deployed().await;
     let probe = deployed.function("probe").unwrap();
     let line = format!("tail line {}", nonce());
     let inv = probe_log(&probe, &line, InvokeMode::Sync).await;
@@ -83,9 +97,8 @@ async fn sync_invoke_with_log_tail_returns_that_invocations_logs() {
     );
 }
 
-#[tokio::test]
-async fn async_invoke_runs_the_function() {
-    let deployed = kit().deployed().await;
+async fn async_invoke_runs_the_function(kit: &'static Kit) {
+    let deployed = kit.deployed().await;
     let probe = deployed.function("probe").unwrap();
     let line = format!("async line {}", nonce());
     let inv = probe_log(&probe, &line, InvokeMode::Async).await;
@@ -104,9 +117,8 @@ async fn async_invoke_runs_the_function() {
     assert!(seen_in_logs.is_ok(), "{seen_in_logs:?}");
 }
 
-#[tokio::test]
-async fn function_url_answers_curl_at_the_offline_host() {
-    let deployed = kit().deployed().await;
+async fn function_url_answers_curl_at_the_offline_host(kit: &'static Kit) {
+    let deployed = kit.deployed().await;
     let probe = deployed.function("probe").unwrap();
     let url = probe.url().expect("probe has a function URL").to_owned();
     assert!(
@@ -143,9 +155,8 @@ async fn function_url_answers_curl_at_the_offline_host() {
     assert_eq!(bad.status, 400, "{}", seen("POST", &url, &bad));
 }
 
-#[tokio::test]
-async fn sqs_messages_trigger_the_function_and_failures_reach_the_dlq() {
-    let deployed = kit().deployed().await;
+async fn sqs_messages_trigger_the_function_and_failures_reach_the_dlq(kit: &'static Kit) {
+    let deployed = kit.deployed().await;
     let queue = deployed.queue("probe-events").unwrap();
     let dlq = deployed.queue("probe-events-dlq").unwrap();
     let run = nonce();
@@ -182,9 +193,8 @@ async fn sqs_messages_trigger_the_function_and_failures_reach_the_dlq() {
     );
 }
 
-#[tokio::test]
-async fn cloudwatch_logs_have_start_end_report_and_the_functions_own_line() {
-    let deployed = kit().deployed().await;
+async fn cloudwatch_logs_have_start_end_report_and_the_functions_own_line(kit: &'static Kit) {
+    let deployed = kit.deployed().await;
     let probe = deployed.function("probe").unwrap();
     let line = format!("hello from probe {}", nonce());
     probe
@@ -226,9 +236,8 @@ async fn cloudwatch_logs_have_start_end_report_and_the_functions_own_line() {
     }
 }
 
-#[tokio::test]
-async fn a_timeout_is_reported_and_the_next_invoke_succeeds() {
-    let deployed = kit().deployed().await;
+async fn a_timeout_is_reported_and_the_next_invoke_succeeds(kit: &'static Kit) {
+    let deployed = kit.deployed().await;
     let probe = deployed.function("probe").unwrap();
     let inv = probe
         .invoke_raw(br#"{"action": "sleep", "ms": 2500}"#, InvokeMode::Sync)
@@ -249,9 +258,8 @@ async fn a_timeout_is_reported_and_the_next_invoke_succeeds() {
     assert!(next.is_ok(), "the invoke after a timeout failed: {next:?}");
 }
 
-#[tokio::test]
-async fn a_panic_or_exit_is_an_error_and_the_next_invoke_succeeds() {
-    let deployed = kit().deployed().await;
+async fn a_panic_or_exit_is_an_error_and_the_next_invoke_succeeds(kit: &'static Kit) {
+    let deployed = kit.deployed().await;
     let probe = deployed.function("probe-slow").unwrap();
     let inv = probe
         .invoke_raw(br#"{"action": "panic"}"#, InvokeMode::Sync)
@@ -285,9 +293,8 @@ async fn a_panic_or_exit_is_an_error_and_the_next_invoke_succeeds() {
     assert!(next.is_ok(), "the invoke after a crash failed: {next:?}");
 }
 
-#[tokio::test]
-async fn a_bootstrap_that_fails_during_init_gives_an_error_not_a_hang() {
-    let deployed = kit().deployed().await;
+async fn a_bootstrap_that_fails_during_init_gives_an_error_not_a_hang(kit: &'static Kit) {
+    let deployed = kit.deployed().await;
     let broken = deployed.function("probe-broken").unwrap();
     let inv = tokio::time::timeout(
         Duration::from_secs(60),
@@ -306,9 +313,8 @@ async fn a_bootstrap_that_fails_during_init_gives_an_error_not_a_hang() {
     }
 }
 
-#[tokio::test]
-async fn ten_concurrent_invokes_run_in_several_environments() {
-    let deployed = kit().deployed().await;
+async fn ten_concurrent_invokes_run_in_several_environments(kit: &'static Kit) {
+    let deployed = kit.deployed().await;
     let probe = deployed.function("probe-slow").unwrap();
     let sleep = json!({"action": "sleep", "ms": 1000});
     let calls = (0..10).map(|_| probe.invoke(&sleep));
@@ -325,9 +331,8 @@ async fn ten_concurrent_invokes_run_in_several_environments() {
     );
 }
 
-#[tokio::test]
-async fn payloads_over_six_mb_are_refused_clearly() {
-    let deployed = kit().deployed().await;
+async fn payloads_over_six_mb_are_refused_clearly(kit: &'static Kit) {
+    let deployed = kit.deployed().await;
     let probe = deployed.function("probe-slow").unwrap();
     let inv = probe
         .invoke_raw(br#"{"action": "big", "bytes": 7000000}"#, InvokeMode::Sync)
@@ -365,9 +370,7 @@ async fn payloads_over_six_mb_are_refused_clearly() {
     assert!(probe.invoke(&json!({"action": "pid"})).await.is_ok());
 }
 
-#[tokio::test]
-async fn no_socket_of_localstack_or_its_inits_listens_beyond_loopback() {
-    let kit = kit();
+async fn no_socket_of_localstack_or_its_inits_listens_beyond_loopback(kit: &'static Kit) {
     let deployed = kit.deployed().await;
     deployed
         .function("probe")
@@ -375,6 +378,26 @@ async fn no_socket_of_localstack_or_its_inits_listens_beyond_loopback() {
         .invoke(&json!({"action": "pid"}))
         .await
         .unwrap();
+    if let Some(container) = kit.container.as_deref() {
+        // Inside the container everything may listen anywhere: only the published port reaches
+        // the host, and it must be loopback's.
+        let out = std::process::Command::new("docker")
+            .args(["port", container])
+            .output()
+            .expect("docker port runs");
+        let published = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            !published.trim().is_empty(),
+            "container {container} publishes nothing"
+        );
+        for line in published.lines() {
+            assert!(
+                line.contains("-> 127.0.0.1:"),
+                "container {container} is published beyond loopback: {published}"
+            );
+        }
+        return;
+    }
     let pid = kit.pid.expect("native LocalStack pid");
     let mut all = vec![(pid, "localstack".to_string())];
     all.extend(lsk::backend::native::descendants(pid));
@@ -398,9 +421,7 @@ async fn no_socket_of_localstack_or_its_inits_listens_beyond_loopback() {
     );
 }
 
-#[tokio::test]
-async fn a_non_custom_runtime_fails_creation_naming_the_docker_backend() {
-    let kit = kit();
+async fn a_non_custom_runtime_fails_creation_naming_the_docker_backend(kit: &'static Kit) {
     let lambda = aws_sdk_lambda::Client::new(&kit.sdk());
     let name = format!("py-{}", nonce());
     let zip = lsk::package::zip_bootstrap(b"print('hi')").unwrap();

@@ -519,17 +519,58 @@ pub async fn sweep_orphans() -> Result<Vec<String>, BackendError> {
     Ok(gone)
 }
 
-/// A container tied to this process by the stdin lifeline (tests).
+/// A container that goes away when this process does (tests).
 #[derive(Debug)]
 pub struct AttachedContainer {
     name: String,
     port: u16,
-    child: Child,
+    tie: Tie,
     log: PathBuf,
 }
 
+/// What removes an attached container when this process ends.
+#[derive(Debug)]
+enum Tie {
+    /// `docker run -i`: the client's stdin is a pipe from us; when it closes, the client closes
+    /// the container's stdin and our launcher stops LocalStack.
+    Cli(Child),
+    /// Started through testcontainers (which has no reaper of its own, and whose Drop never runs
+    /// for a kit kept in a `static`); a reaper process removes the container when its stdin,
+    /// a pipe from us, closes.
+    #[cfg(feature = "testcontainers")]
+    Testcontainers {
+        container: Box<
+            testcontainers_modules::testcontainers::ContainerAsync<
+                testcontainers_modules::testcontainers::GenericImage,
+            >,
+        >,
+        reaper: Child,
+    },
+}
+
+/// Starts the process that runs `docker rm -f NAME` once its stdin closes. In its own process
+/// group, so a Ctrl-C to ours does not take it down before it has done its job.
+pub fn spawn_reaper(name: &str) -> Result<Child, BackendError> {
+    Command::new("sh")
+        .args([
+            "-c",
+            "cat >/dev/null; exec docker rm -f -v \"$0\" >/dev/null 2>&1",
+            name,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| BackendError::Docker {
+            step: "starting the container reaper".into(),
+            command: format!("sh -c 'cat >/dev/null; docker rm -f {name}'"),
+            detail: e.to_string(),
+        })
+}
+
 impl AttachedContainer {
-    /// Starts `spec` attached; its output goes to `log`.
+    /// Starts `spec` attached through the docker client; its output goes to `log`.
     pub async fn start(
         spec: &ContainerSpec,
         log: &Path,
@@ -564,7 +605,79 @@ impl AttachedContainer {
         Ok(AttachedContainer {
             name: spec.name.clone(),
             port: spec.host_port,
-            child,
+            tie: Tie::Cli(child),
+            log: log.to_path_buf(),
+        })
+    }
+
+    /// Starts `spec` through testcontainers (no pull: the image is local), waits for
+    /// LocalStack's `Ready.`, and ties it to this process with a reaper.
+    #[cfg(feature = "testcontainers")]
+    pub async fn start_testcontainers(
+        spec: &ContainerSpec,
+        log: &Path,
+    ) -> Result<AttachedContainer, BackendError> {
+        use testcontainers_modules::testcontainers::bollard::models::PortBinding;
+        use testcontainers_modules::testcontainers::core::{ContainerPort, Mount, WaitFor};
+        use testcontainers_modules::testcontainers::runners::AsyncRunner;
+        use testcontainers_modules::testcontainers::{GenericImage, ImageExt};
+
+        let (repository, tag) = spec
+            .image
+            .rsplit_once(':')
+            .unwrap_or((spec.image.as_str(), "latest"));
+        let reaper = spawn_reaper(&spec.name)?;
+        let mut request = GenericImage::new(repository, tag)
+            .with_wait_for(WaitFor::message_on_stdout("Ready."))
+            .with_exposed_port(ContainerPort::Tcp(spec.container_port))
+            .with_container_name(&spec.name)
+            .with_startup_timeout(Duration::from_secs(180));
+        for (k, v) in &spec.labels {
+            request = request.with_label(k, v);
+        }
+        for (k, v) in &spec.env {
+            request = request.with_env_var(k, v);
+        }
+        for (host, container) in &spec.mounts {
+            request = request.with_mount(Mount::bind_mount(host.clone(), container.clone()));
+        }
+        let (host_ip, host_port) = (spec.host_ip.clone(), spec.host_port.to_string());
+        let container_port = format!("{}/tcp", spec.container_port);
+        let request = request.with_host_config_modifier(move |host| {
+            // docker-init reaps the Lambda processes LocalStack orphans; and only loopback.
+            host.init = Some(true);
+            host.publish_all_ports = Some(false);
+            host.port_bindings = Some(
+                [(
+                    container_port.clone(),
+                    Some(vec![PortBinding {
+                        host_ip: Some(host_ip.clone()),
+                        host_port: Some(host_port.clone()),
+                    }]),
+                )]
+                .into_iter()
+                .collect(),
+            );
+        });
+        let container = match request.start().await {
+            Ok(c) => c,
+            Err(e) => {
+                let output = logs_tail(&spec.name).await;
+                drop(reaper);
+                return Err(BackendError::Docker {
+                    step: "starting the container (testcontainers)".into(),
+                    command: format!("image {}, name {}", spec.image, spec.name),
+                    detail: format!("{e}; its last output:\n{output}"),
+                });
+            }
+        };
+        Ok(AttachedContainer {
+            name: spec.name.clone(),
+            port: spec.host_port,
+            tie: Tie::Testcontainers {
+                container: Box::new(container),
+                reaper,
+            },
             log: log.to_path_buf(),
         })
     }
@@ -576,29 +689,56 @@ impl AttachedContainer {
         &self.name
     }
 
-    /// Whether the client (and so the container) already exited, with the log's tail.
+    /// Whether the container already exited, with its last output.
     pub fn exited(&mut self) -> Option<String> {
-        match self.child.try_wait() {
-            Ok(Some(status)) => Some(format!(
-                "the container exited ({status}); last lines of {}:\n{}",
-                self.log.display(),
-                tail(&self.log, 30)
-            )),
-            _ => None,
+        match &mut self.tie {
+            Tie::Cli(child) => match child.try_wait() {
+                Ok(Some(status)) => Some(format!(
+                    "the container exited ({status}); last lines of {}:\n{}",
+                    self.log.display(),
+                    tail(&self.log, 30)
+                )),
+                _ => None,
+            },
+            #[cfg(feature = "testcontainers")]
+            Tie::Testcontainers { .. } => None,
         }
     }
 
-    /// Stops LocalStack through the lifeline, then removes the container by force if it has
-    /// not gone within the grace period.
-    pub async fn stop(mut self) -> Result<(), BackendError> {
-        drop(self.child.stdin.take());
-        if tokio::time::timeout(STOP_GRACE, self.child.wait())
-            .await
-            .is_err()
-        {
-            let _ = self.child.start_kill();
+    /// Stops LocalStack and removes the container.
+    pub async fn stop(self) -> Result<(), BackendError> {
+        match self.tie {
+            Tie::Cli(mut child) => {
+                // The lifeline: LocalStack stops, the container exits and `--rm` removes it.
+                drop(child.stdin.take());
+                if tokio::time::timeout(STOP_GRACE, child.wait())
+                    .await
+                    .is_err()
+                {
+                    let _ = child.start_kill();
+                }
+            }
+            #[cfg(feature = "testcontainers")]
+            Tie::Testcontainers {
+                container,
+                mut reaper,
+            } => {
+                let removed = container.rm().await;
+                let _ = reaper.start_kill();
+                let _ = reaper.wait().await;
+                removed.map_err(|e| BackendError::Docker {
+                    step: "removing the container (testcontainers)".into(),
+                    command: String::new(),
+                    detail: e.to_string(),
+                })?;
+            }
         }
         remove(&self.name).await.map(|_| ())
+    }
+
+    /// Whether it was started through testcontainers.
+    pub fn through_testcontainers(&self) -> bool {
+        !matches!(self.tie, Tie::Cli(_))
     }
 }
 

@@ -452,7 +452,7 @@ enum Running {
     /// Started by an earlier `lsk up`.
     NativeDetached { pid: u32, state_dir: PathBuf },
     /// The container `lsk up` started (recorded in the state dir).
-    DockerDetached { state_dir: PathBuf },
+    DockerDetached { state_dir: PathBuf, name: String },
     /// A container tied to this process by its stdin (tests).
     DockerAttached(docker::AttachedContainer),
 }
@@ -593,6 +593,7 @@ impl LocalStack {
             kind,
             running: Running::DockerDetached {
                 state_dir: opts.state_dir.clone(),
+                name: record.name,
             },
         })
     }
@@ -763,6 +764,7 @@ impl LocalStack {
                 reason,
                 running: Running::DockerDetached {
                     state_dir: opts.state_dir.clone(),
+                    name: record.name,
                 },
             });
         }
@@ -779,6 +781,9 @@ impl LocalStack {
         let spec = spec_for(&name, docker::test_labels(std::process::id()));
         phase.update(&format!("docker run {name} ({image})"));
         let log = opts.state_dir.join("container.log");
+        #[cfg(feature = "testcontainers")]
+        let mut container = docker::AttachedContainer::start_testcontainers(&spec, &log).await?;
+        #[cfg(not(feature = "testcontainers"))]
         let mut container = docker::AttachedContainer::start(&spec, &log).await?;
         let ready = {
             let wait = external::wait_healthy(&endpoint, Duration::from_secs(180));
@@ -846,6 +851,14 @@ impl LocalStack {
             _ => None,
         }
     }
+    /// The container LocalStack runs in, for the docker backends.
+    pub fn container(&self) -> Option<&str> {
+        match &self.running {
+            Running::DockerAttached(c) => Some(c.name()),
+            Running::DockerDetached { name, .. } => Some(name),
+            _ => None,
+        }
+    }
     /// Whether [`LocalStack::stop`] would stop something.
     pub fn is_managed(&self) -> bool {
         !matches!(self.running, Running::External)
@@ -865,7 +878,7 @@ impl LocalStack {
             Running::NativeDetached { state_dir, .. } => {
                 native::stop_detached(&state_dir).await.map_err(Into::into)
             }
-            Running::DockerDetached { state_dir } => docker::stop_detached(&state_dir).await,
+            Running::DockerDetached { state_dir, .. } => docker::stop_detached(&state_dir).await,
             Running::DockerAttached(c) => c.stop().await.map(|_| true),
         }
     }

@@ -70,7 +70,7 @@ def unsupported_runtime_message(runtime: str | None) -> str:
         f"The process runtime executor runs only custom runtimes ({', '.join(SUPPORTED_RUNTIMES)}) "
         f"with a native `bootstrap` executable; runtime {runtime or '(container image)'} is not "
         "supported. Use provided.al2023 with a Rust bootstrap, or run LocalStack with the docker "
-        "backend (lsk --backend docker) for other runtimes."
+        "backend of LocalStack's official image (lsk --backend docker-official) for other runtimes."
     )
 
 
