@@ -9,6 +9,7 @@
 //! for the docker backend and real AWS).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
@@ -127,16 +128,36 @@ pub enum BuildError {
     #[error("cargo reported success but {bin} was not found (looked for {path})")]
     Missing { bin: String, path: PathBuf },
     #[error(
-        "cargo-lambda is not installed, and building for the {why} needs binaries that run on Amazon Linux 2023"
+        "building for Lambda needs cargo-lambda, which is neither in {venv} nor on PATH, and {path}, which pins the version lsk installs, does not exist"
     )]
-    CargoLambdaMissing { why: String },
+    BuildToolsMissing { venv: PathBuf, path: PathBuf },
+    #[error("could not create {venv} to install cargo-lambda into: {source}")]
+    ToolVenv {
+        venv: PathBuf,
+        #[source]
+        source: crate::backend::native::NativeError,
+    },
+    #[error("installing cargo-lambda and zig into {venv} failed (`{command}`):\n{output}")]
+    ToolInstall {
+        venv: PathBuf,
+        command: String,
+        output: String,
+    },
 }
 
 impl BuildError {
     pub fn hint(&self) -> Option<String> {
         match self {
-            BuildError::CargoLambdaMissing { .. } => Some(
-                "install it with `pip install cargo-lambda ziglang` (or `cargo install cargo-lambda`), or use the native backend (--backend native), whose Lambdas run as host processes"
+            BuildError::BuildToolsMissing { .. } => Some(
+                "run lsk from the kit's workspace (where localstack/build-tools.txt is), or install cargo-lambda and zig yourself (`pip install cargo-lambda ziglang`, or `cargo install cargo-lambda` and a zig on PATH); the native backend (--backend native) needs neither"
+                    .into(),
+            ),
+            BuildError::ToolVenv { .. } => Some(
+                "run `bash localstack/install.sh` to see what fails, or install cargo-lambda and zig yourself (`pip install cargo-lambda ziglang`) so lsk finds cargo-lambda on PATH"
+                    .into(),
+            ),
+            BuildError::ToolInstall { .. } => Some(
+                "pip must reach the package index (set PIP_INDEX_URL for a mirror); retry with `make bench-tools`, or install cargo-lambda and zig yourself (`pip install cargo-lambda ziglang`) so lsk finds cargo-lambda on PATH"
                     .into(),
             ),
             BuildError::Compile { .. } => {
@@ -496,13 +517,25 @@ async fn run_streaming(
     root: &Path,
     phase: &crate::progress::Phase,
 ) -> Result<Vec<String>, BuildError> {
-    let command = format!("{program} {}", args.join(" "));
+    run_streaming_with(OsStr::new(program), args, root, phase, &[]).await
+}
+
+/// [`run_streaming`] with variables set for the command.
+async fn run_streaming_with(
+    program: &OsStr,
+    args: &[String],
+    root: &Path,
+    phase: &crate::progress::Phase,
+    env: &[(&str, OsString)],
+) -> Result<Vec<String>, BuildError> {
+    let command = format!("{} {}", program.to_string_lossy(), args.join(" "));
     let mut cmd = Command::new(program);
     for (key, _) in std::env::vars_os() {
         if is_cargo_run_variable(&key.to_string_lossy()) {
             cmd.env_remove(&key);
         }
     }
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     let mut child = cmd
         .args(args)
         .current_dir(root)
@@ -661,6 +694,154 @@ async fn build_host(
     Ok(built)
 }
 
+/// The pinned build tools lsk installs into `<root>/.lsk/venv` when a Lambda build needs them:
+/// cargo-lambda and ziglang, with the hash of every wheel (`make lock` writes it).
+pub const BUILD_TOOLS: &str = "localstack/build-tools.txt";
+
+/// The `cargo-lambda` a Lambda build runs: the project venv's (`<root>/.lsk/venv/bin`, where lsk
+/// and `make bench-tools` install it), else one on PATH.
+pub fn find_cargo_lambda(root: &Path) -> Option<PathBuf> {
+    let venv = crate::stack::venv_bin(root).join("cargo-lambda");
+    if venv.is_file() {
+        return Some(venv);
+    }
+    which::which("cargo-lambda").ok()
+}
+
+/// `pip install` of the pinned build tools with the venv's python.
+pub fn build_tools_install_args(requirements: &Path) -> Vec<OsString> {
+    let mut args: Vec<OsString> = [
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--progress-bar",
+        "off",
+        "--require-hashes",
+        "-r",
+    ]
+    .into_iter()
+    .map(OsString::from)
+    .collect();
+    args.push(requirements.as_os_str().to_owned());
+    args
+}
+
+/// The cargo-lambda to build with: [`find_cargo_lambda`], or, when there is none, the pinned
+/// cargo-lambda and zig ([`BUILD_TOOLS`]) installed into `<root>/.lsk/venv` (created first with
+/// `localstack/install.sh` when it does not exist).
+pub async fn ensure_cargo_lambda(root: &Path, progress: &Progress) -> Result<PathBuf, BuildError> {
+    if let Some(found) = find_cargo_lambda(root) {
+        return Ok(found);
+    }
+    let venv_bin = crate::stack::venv_bin(root);
+    let venv = root.join(".lsk").join("venv");
+    let requirements = root.join(BUILD_TOOLS);
+    if !requirements.is_file() {
+        return Err(BuildError::BuildToolsMissing {
+            venv,
+            path: requirements,
+        });
+    }
+    let phase = progress.phase("cargo-lambda");
+    let python = venv_bin.join("python");
+    if !python.is_file() {
+        phase.update("creating .lsk/venv with localstack/install.sh");
+        crate::backend::native::ensure_installed(root, &|line: &str| phase.update(line))
+            .await
+            .map_err(|source| BuildError::ToolVenv {
+                venv: venv.clone(),
+                source,
+            })?;
+    }
+    phase.update(&format!(
+        "installing the pinned cargo-lambda and zig ({BUILD_TOOLS}) into .lsk/venv (first time only)"
+    ));
+    let args = build_tools_install_args(&requirements);
+    let command = format!(
+        "{} {}",
+        python.display(),
+        args.iter()
+            .map(|a| a.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let failed = |output: String| BuildError::ToolInstall {
+        venv: venv.clone(),
+        command: command.clone(),
+        output,
+    };
+    let mut child = Command::new(&python)
+        .args(&args)
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|source| BuildError::Spawn {
+            command: command.clone(),
+            source,
+        })?;
+    // pip reports progress on stdout (Collecting, Downloading, Installing) and errors on stderr.
+    let stderr = child.stderr.take();
+    let err_task = tokio::spawn(async move {
+        let mut lines = Vec::new();
+        if let Some(err) = stderr {
+            let mut reader = BufReader::new(err).lines();
+            while let Ok(Some(l)) = reader.next_line().await {
+                lines.push(l);
+            }
+        }
+        lines
+    });
+    let mut kept = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        let mut reader = BufReader::new(out).lines();
+        while let Ok(Some(l)) = reader.next_line().await {
+            phase.update(&l);
+            kept.push(l);
+        }
+    }
+    let status = child.wait().await.map_err(|source| BuildError::Spawn {
+        command: command.clone(),
+        source,
+    })?;
+    kept.extend(err_task.await.unwrap_or_default());
+    if !status.success() {
+        let start = kept.len().saturating_sub(40);
+        return Err(failed(kept[start..].join("\n")));
+    }
+    let installed = venv_bin.join("cargo-lambda");
+    if !installed.is_file() {
+        return Err(failed(format!(
+            "pip succeeded, but {} does not exist",
+            installed.display()
+        )));
+    }
+    phase.done(&format!(
+        "pinned cargo-lambda and zig installed in {}",
+        venv.display()
+    ));
+    Ok(installed)
+}
+
+/// `PATH` for a Lambda build: the project venv's bin first, so that cargo-zigbuild (inside
+/// cargo-lambda) finds the venv's zig as `python3 -m ziglang`, which it tries before a `zig` on
+/// PATH, and which the linker wrappers it generates look up again. `None` when the venv has no
+/// bin directory (or its path cannot be part of PATH): the inherited PATH is kept.
+pub fn lambda_build_path(venv_bin: &Path, inherited: Option<&OsStr>) -> Option<OsString> {
+    if !venv_bin.is_dir() {
+        return None;
+    }
+    let mut dirs = vec![venv_bin.to_path_buf()];
+    if let Some(path) = inherited {
+        dirs.extend(std::env::split_paths(path).filter(|d| d != venv_bin));
+    }
+    std::env::join_paths(dirs).ok()
+}
+
 async fn build_lambda(
     root: &Path,
     ws: &Workspace,
@@ -670,10 +851,11 @@ async fn build_lambda(
     if wanted.is_empty() {
         return Ok(Built::default());
     }
-    if which::which("cargo-lambda").is_err() {
-        return Err(BuildError::CargoLambdaMissing {
-            why: "docker backend / real AWS".into(),
-        });
+    let cargo_lambda = ensure_cargo_lambda(root, progress).await?;
+    let mut env = Vec::new();
+    let inherited = std::env::var_os("PATH");
+    if let Some(path) = lambda_build_path(&crate::stack::venv_bin(root), inherited.as_deref()) {
+        env.push(("PATH", path));
     }
     let phase = progress.phase("build");
     let lambda_dir = ws.target_directory.join("lambda");
@@ -682,8 +864,9 @@ async fn build_lambda(
         if !wanted.iter().any(|w| w.architecture == arch) {
             continue;
         }
+        // `cargo lambda build` runs `cargo-lambda lambda build`: called so, it needs no PATH.
         let args = cargo_lambda_args(wanted, arch, &lambda_dir);
-        run_streaming(&cargo(), &args, root, &phase).await?;
+        run_streaming_with(cargo_lambda.as_os_str(), &args, root, &phase, &env).await?;
         for w in wanted.iter().filter(|w| w.architecture == arch) {
             let path = lambda_output(&lambda_dir, arch, &w.bin);
             if !path.is_file() {

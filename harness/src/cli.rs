@@ -102,6 +102,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Build our LocalStack image (the docker backend's) if missing, tag it lsk-localstack:latest
+    /// for the compose file, and print its tag
+    Image {
+        /// Base image (default: a local lsk-base:bookworm or python:3.11-slim-bookworm, else
+        /// pulled, else made offline from Debian's packages)
+        #[arg(long, env = "LSK_DOCKER_BASE")]
+        base: Option<String>,
+    },
     /// Stop the LocalStack `lsk up` started
     Down {
         /// Also delete .lsk/state (LocalStack's data and logs)
@@ -277,6 +285,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Deploy(args) => deploy(&target, args).await,
         Command::Status { json } => status(&target, json).await,
         Command::Down { purge } => down(&target, purge).await,
+        Command::Image { base } => image(&target, base.as_deref()).await,
         Command::Invoke {
             function,
             data,
@@ -571,6 +580,23 @@ async fn logs(
             invoke::log_group(function)
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn image(target: &Target, base: Option<&str>) -> Result<ExitCode> {
+    let root = manifest_path(target)?
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let progress = Progress::auto();
+    let tag = backend::image::build_and_tag_latest(&root, base, &progress).await?;
+    println!("{tag}");
+    eprintln!(
+        "tagged {}: LSK_PORT=4566 docker compose -f {} -p {} up -d   (or docker-compose)",
+        backend::docker::LATEST_IMAGE,
+        backend::docker::COMPOSE_FILE,
+        backend::docker::COMPOSE_PROJECT
+    );
     Ok(ExitCode::SUCCESS)
 }
 

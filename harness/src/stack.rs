@@ -149,7 +149,17 @@ impl Stack {
     pub fn package_built(&self, built: &build::Built) -> Result<BTreeMap<String, Package>, Error> {
         let mut packages = BTreeMap::new();
         for (function, path) in &built.binaries {
-            packages.insert(function.clone(), package::package_binary(path)?);
+            // Every built function comes from the manifest; the default is Lambda's own.
+            let architecture = self
+                .manifest
+                .functions
+                .get(function)
+                .map(|f| f.architecture)
+                .unwrap_or_default();
+            packages.insert(
+                function.clone(),
+                package::package_binary(path, architecture)?,
+            );
         }
         Ok(packages)
     }

@@ -2,7 +2,8 @@
 # Makes the offline base image for our LocalStack image, for machines that cannot pull one:
 # a Debian root built from Debian's packages (debootstrap), imported into Docker.
 #
-#   bash localstack/docker/make-base.sh [TAG]        (default lsk-base:bookworm)
+#   bash localstack/docker/make-base.sh [TAG [SUITE]]    (default lsk-base:bookworm; the suite
+#                                                          defaults to the tag's, e.g. trixie)
 #
 # The root has what the Dockerfile needs (python3, venv, CA certificates) and nothing else.
 # Needs root (debootstrap) and a reachable Debian mirror (DEBIAN_MIRROR, else debootstrap's own
@@ -11,7 +12,11 @@
 set -euo pipefail
 
 tag="${1:-lsk-base:bookworm}"
-suite="${LSK_BASE_SUITE:-bookworm}"
+suite="${2:-${tag##*:}}"
+case "$suite" in
+  bookworm | trixie) ;;
+  *) echo "error: no Debian suite for $tag: pass one (bookworm: Python 3.11, trixie: Python 3.13)" >&2; exit 2 ;;
+esac
 packages="python3,python3-venv,ca-certificates"
 
 if docker image inspect "$tag" >/dev/null 2>&1; then

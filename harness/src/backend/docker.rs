@@ -168,10 +168,11 @@ pub fn test_labels(pid: u32) -> Vec<(String, String)> {
     ]
 }
 
-/// The detached container's name for the workspace at `root` (one per workspace).
-pub fn up_name(root: &Path) -> String {
+/// The detached container's name for a state dir (one per `.lsk/state`, so a test's own state
+/// dir never touches the container of the user's `lsk up`).
+pub fn up_name(state_dir: &Path) -> String {
     use sha2::{Digest, Sha256};
-    let digest = hex::encode(Sha256::digest(root.display().to_string().as_bytes()));
+    let digest = hex::encode(Sha256::digest(state_dir.display().to_string().as_bytes()));
     format!("lsk-localstack-{}", &digest[..8])
 }
 
@@ -890,7 +891,7 @@ mod tests {
     }
 
     #[test]
-    fn one_detached_name_per_workspace() {
+    fn one_detached_name_per_state_dir() {
         let a = up_name(Path::new("/home/me/a"));
         assert_eq!(a, up_name(Path::new("/home/me/a")));
         assert_ne!(a, up_name(Path::new("/home/me/b")));

@@ -29,12 +29,14 @@ pub const PLUGIN: &str = "localstack/plugin";
 pub const REPOSITORY: &str = "lsk-localstack";
 /// The offline base `make-base.sh` makes (Debian bookworm, Python 3.11).
 pub const OFFLINE_BASE: &str = "lsk-base:bookworm";
+/// Offline bases are `lsk-base:<Debian suite>`; `make-base.sh` makes any of them.
+pub const OFFLINE_REPOSITORY: &str = "lsk-base";
 /// The public base of the same Debian release and Python, for machines with a registry.
 pub const REGISTRY_BASE: &str = "python:3.11-slim-bookworm";
-/// The Python of both bases: the packages are installed for it.
-pub const PYTHON_VERSION: &str = "3.11";
-/// Overrides the base (any Debian image with python3 + venv of [`PYTHON_VERSION`]).
+/// Overrides the base (any Debian image with python3 3.11-3.13 and its venv module).
 pub const BASE_ENV: &str = "LSK_DOCKER_BASE";
+/// Label recording the base an image was built on (pruning keeps other bases' images).
+pub const BASE_LABEL: &str = "dev.lsk.base-image";
 /// Label on every image and container lsk makes.
 pub const MANAGED_LABEL: &str = "dev.lsk.managed=true";
 
@@ -145,26 +147,63 @@ pub async fn local_image_id(image: &str) -> Option<String> {
     .filter(|s| !s.is_empty())
 }
 
-/// The base to build on, made or pulled if needed: `LSK_DOCKER_BASE` if set; else a local
-/// offline base or public Python image; else the public image if it can be pulled; else the
-/// offline base, made now from Debian's packages.
-pub async fn ensure_base(root: &Path, progress: &Progress) -> Result<String, BackendError> {
+/// Makes the offline base `lsk-base:<suite>` from Debian's packages.
+async fn make_offline_base(root: &Path, tag: &str, why: &str) -> Result<(), BackendError> {
+    let script = root.join(MAKE_BASE).display().to_string();
+    run(
+        "bash",
+        &[&script, tag],
+        "making the offline base image",
+        BASE_TIMEOUT,
+    )
+    .await
+    .map_err(|e| match e {
+        BackendError::Image { step, detail, .. } => BackendError::Image {
+            step,
+            detail,
+            hint: Some(format!(
+                "{why}; set {BASE_ENV} to a Debian image with python3 (3.11-3.13) and python3-venv that this engine has"
+            )),
+        },
+        other => other,
+    })
+    .map(|_| ())
+}
+
+/// The base to build on, made or pulled if needed: `requested` (or `LSK_DOCKER_BASE`) if
+/// given, made offline when it is an `lsk-base:<suite>`; else a local offline base or public
+/// Python image; else the public image if it can be pulled; else the offline bookworm base,
+/// made now from Debian's packages.
+pub async fn ensure_base(
+    root: &Path,
+    requested: Option<&str>,
+    progress: &Progress,
+) -> Result<String, BackendError> {
     let phase = progress.phase("base image");
-    if let Some(base) = std::env::var(BASE_ENV)
-        .ok()
-        .filter(|b| !b.trim().is_empty())
-    {
+    let requested = requested.map(str::to_owned).or_else(|| {
+        std::env::var(BASE_ENV)
+            .ok()
+            .filter(|b| !b.trim().is_empty())
+    });
+    if let Some(base) = requested {
         if local_image_id(&base).await.is_none() {
-            phase.update(&format!("docker pull {base} ({BASE_ENV})"));
-            run(
-                "docker",
-                &["pull", &base],
-                &format!("pulling {base} (from {BASE_ENV})"),
-                PULL_TIMEOUT,
-            )
-            .await?;
+            if base.starts_with(&format!("{OFFLINE_REPOSITORY}:")) {
+                phase.update(&format!(
+                    "making {base} from Debian's packages (about 1 min)"
+                ));
+                make_offline_base(root, &base, "it is made with debootstrap").await?;
+            } else {
+                phase.update(&format!("docker pull {base}"));
+                run(
+                    "docker",
+                    &["pull", &base],
+                    &format!("pulling {base}"),
+                    PULL_TIMEOUT,
+                )
+                .await?;
+            }
         }
-        phase.done(&format!("{base} (from {BASE_ENV})"));
+        phase.done(&base);
         return Ok(base);
     }
     for local in [OFFLINE_BASE, REGISTRY_BASE] {
@@ -188,27 +227,80 @@ pub async fn ensure_base(root: &Path, progress: &Progress) -> Result<String, Bac
     phase.update(&format!(
         "no registry answers; making the offline base {OFFLINE_BASE} from Debian's packages (about 1 min)"
     ));
-    let script = root.join(MAKE_BASE);
-    let script = script.display().to_string();
-    run(
-        "bash",
-        &[&script, OFFLINE_BASE],
-        "making the offline base image",
-        BASE_TIMEOUT,
+    make_offline_base(
+        root,
+        OFFLINE_BASE,
+        &format!("{REGISTRY_BASE} could not be pulled either"),
     )
-    .await
-    .map_err(|e| match e {
-        BackendError::Image { step, detail, .. } => BackendError::Image {
-            step,
-            detail,
-            hint: Some(format!(
-                "{REGISTRY_BASE} could not be pulled either; set {BASE_ENV} to a Debian bookworm image with python3 and python3-venv that this engine has"
-            )),
-        },
-        other => other,
-    })?;
+    .await?;
     phase.done(&format!("{OFFLINE_BASE} (made offline)"));
     Ok(OFFLINE_BASE.to_owned())
+}
+
+/// The `major.minor` of the base's `python3`, which the packages are installed for.
+pub async fn base_python(base: &str) -> Result<String, BackendError> {
+    let out = run(
+        "docker",
+        &[
+            "run",
+            "--rm",
+            "--network=none",
+            "--label",
+            MANAGED_LABEL,
+            "--entrypoint",
+            "python3",
+            base,
+            "-c",
+            "import sys; print('%d.%d' % sys.version_info[:2])",
+        ],
+        &format!("asking {base} for its python3 version"),
+        Duration::from_secs(60),
+    )
+    .await?;
+    let version = out.trim().to_owned();
+    match crate::backend::native::parse_python_version(&version) {
+        Some((3, minor)) if (11..=13).contains(&minor) => Ok(version),
+        _ => Err(BackendError::Image {
+            step: format!("checking the python3 of {base}"),
+            detail: format!("it is {version:?}; the pinned LocalStack runs on Python 3.11 to 3.13"),
+            hint: Some(format!(
+                "set {BASE_ENV} to a Debian image with Python 3.11-3.13 (e.g. {REGISTRY_BASE})"
+            )),
+        }),
+    }
+}
+
+/// Removes images lsk built earlier on the same base that no container uses (each is ~500 MB).
+async fn prune_older(keep: &str, base: &str) {
+    let Ok(out) = run(
+        "docker",
+        &[
+            "images",
+            "--filter",
+            &format!("label={BASE_LABEL}={base}"),
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+            REPOSITORY,
+        ],
+        "docker images",
+        Duration::from_secs(30),
+    )
+    .await
+    else {
+        return;
+    };
+    for image in out.lines().map(str::trim) {
+        if image != keep && image.starts_with(REPOSITORY) && !image.ends_with(":latest") {
+            // Fails (and is left alone) while a container uses it.
+            let _ = run(
+                "docker",
+                &["rmi", image],
+                "docker rmi",
+                Duration::from_secs(60),
+            )
+            .await;
+        }
+    }
 }
 
 /// The `uv` that installs the image's packages: the kit venv's, else one on PATH.
@@ -226,13 +318,15 @@ fn uv(root: &Path) -> Result<PathBuf, BackendError> {
     })
 }
 
-/// Our LocalStack image for this checkout and `init_bin`, built if the engine lacks it.
+/// Our LocalStack image for this checkout and `init_bin` on `base` (default: see
+/// [`ensure_base`]), built if the engine lacks it.
 pub async fn ensure(
     root: &Path,
     init_bin: &Path,
+    base: Option<&str>,
     progress: &Progress,
 ) -> Result<String, BackendError> {
-    let base = ensure_base(root, progress).await?;
+    let base = ensure_base(root, base, progress).await?;
     let base_id = local_image_id(&base).await.unwrap_or_default();
     let dockerfile = read(&root.join(DOCKERFILE))?;
     let lock = read(&root.join(LOCK))?;
@@ -249,7 +343,6 @@ pub async fn ensure(
         ("lsk-init", &init),
         ("base", base.as_bytes()),
         ("base-id", base_id.as_bytes()),
-        ("python", PYTHON_VERSION.as_bytes()),
     ];
     parts.extend(plugin.iter().map(|(n, b)| (n.as_str(), b.as_slice())));
     let tag = tag_for(&parts);
@@ -259,19 +352,22 @@ pub async fn ensure(
     }
 
     let phase = progress.phase("image");
-    let ctx = root
-        .join("target")
-        .join("lsk")
-        .join("image")
-        .join(tag.rsplit(':').next().unwrap_or("ctx"));
+    // One context per process: two test binaries may build the same tag at once (the second
+    // build then takes every layer from the first one's cache).
+    let ctx = root.join("target").join("lsk").join("image").join(format!(
+        "{}-{}",
+        tag.rsplit(':').next().unwrap_or("ctx"),
+        std::process::id()
+    ));
     if ctx.exists() {
         std::fs::remove_dir_all(&ctx).map_err(|e| io_error("clearing", &ctx, e))?;
     }
     let site = ctx.join("site");
     std::fs::create_dir_all(&site).map_err(|e| io_error("creating", &site, e))?;
 
+    let python = base_python(&base).await?;
     phase.update(&format!(
-        "installing the lock's packages for Python {PYTHON_VERSION} ({})",
+        "installing the lock's packages for Python {python} ({})",
         python_platform()
     ));
     let uv = uv(root)?;
@@ -289,7 +385,7 @@ pub async fn ensure(
             "--target",
             &site_arg,
             "--python-version",
-            PYTHON_VERSION,
+            &python,
             "--python-platform",
             python_platform(),
             "-r",
@@ -315,7 +411,8 @@ pub async fn ensure(
     let dockerfile_path = root.join(DOCKERFILE).display().to_string();
     let ctx_arg = ctx.display().to_string();
     let base_arg = format!("BASE={base}");
-    let python_arg = format!("PYTHON_VERSION={PYTHON_VERSION}");
+    let python_arg = format!("PYTHON_VERSION={python}");
+    let base_label = format!("{BASE_LABEL}={base}");
     run(
         "docker",
         &[
@@ -323,6 +420,8 @@ pub async fn ensure(
             "--network=none",
             "--label",
             MANAGED_LABEL,
+            "--label",
+            &base_label,
             "--build-arg",
             &base_arg,
             "--build-arg",
@@ -338,7 +437,29 @@ pub async fn ensure(
     )
     .await?;
     let _ = std::fs::remove_dir_all(&ctx);
-    phase.done(&format!("{tag} built"));
+    prune_older(&tag, &base).await;
+    phase.done(&format!("{tag} built (Python {python})"));
+    Ok(tag)
+}
+
+/// Builds lsk-init and our image (when missing) and tags it `lsk-localstack:latest`, the tag
+/// the compose file starts. Returns the image's own (hash) tag.
+pub async fn build_and_tag_latest(
+    root: &Path,
+    base: Option<&str>,
+    progress: &Progress,
+) -> Result<String, BackendError> {
+    let init = crate::build::build_init(root, progress)
+        .await
+        .map_err(|e| BackendError::Init(Box::new(e)))?;
+    let tag = ensure(root, &init, base, progress).await?;
+    run(
+        "docker",
+        &["tag", &tag, super::docker::LATEST_IMAGE],
+        "docker tag",
+        Duration::from_secs(30),
+    )
+    .await?;
     Ok(tag)
 }
 

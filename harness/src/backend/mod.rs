@@ -379,6 +379,8 @@ pub struct StartOptions {
     pub native_env: Vec<(String, String)>,
     /// An `lsk-init` already built in release; when `None` the native backend builds it.
     pub init_bin: Option<PathBuf>,
+    /// The base of our LocalStack image (docker backend); `None`: see `image::ensure_base`.
+    pub docker_base: Option<String>,
     pub progress: Progress,
 }
 
@@ -399,12 +401,17 @@ impl StartOptions {
             env: Env::from_process(),
             native_env: Vec::new(),
             init_bin: None,
+            docker_base: None,
             progress: Progress::silent(),
         }
     }
 
     pub fn init_bin(mut self, init_bin: Option<PathBuf>) -> Self {
         self.init_bin = init_bin;
+        self
+    }
+    pub fn docker_base(mut self, base: Option<String>) -> Self {
+        self.docker_base = base;
         self
     }
     pub fn native_env(mut self, env: Vec<(String, String)>) -> Self {
@@ -709,7 +716,13 @@ impl LocalStack {
                         .await
                         .map_err(|e| BackendError::Init(Box::new(e)))?,
                 };
-                image::ensure(&opts.project_root, &init_bin, &opts.progress).await?
+                image::ensure(
+                    &opts.project_root,
+                    &init_bin,
+                    opts.docker_base.as_deref(),
+                    &opts.progress,
+                )
+                .await?
             }
             docker::Flavour::Official => {
                 if image::local_image_id(docker::OFFICIAL_IMAGE)
@@ -737,7 +750,7 @@ impl LocalStack {
         };
         if opts.detach {
             let spec = spec_for(
-                &docker::up_name(&opts.project_root),
+                &docker::up_name(&opts.state_dir),
                 docker::up_labels(&opts.project_root),
             );
             phase.update(&format!("docker run {} ({image})", spec.name));
