@@ -5,8 +5,10 @@
 //! `CARGO_TARGET_DIR` and `.cargo/config.toml` are respected.
 //!
 //! Two targets: `host` (plain `cargo build`, for the native backend where Lambdas run as host
-//! processes) and `lambda` (`cargo lambda build` with zig, binaries that run on Amazon Linux 2023,
-//! for the docker backend and real AWS).
+//! processes) and `lambda` (`cargo lambda build` with zig, binaries linked for glibc 2.26 that run
+//! on Amazon Linux 2 and 2023, for the docker backend and real AWS). When no cargo-lambda is
+//! installed, the pinned cargo-lambda and zig (`localstack/build-tools.txt`) are installed into
+//! `<root>/.lsk/venv` first.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{OsStr, OsString};
@@ -417,17 +419,31 @@ pub fn sdk_opt_level_args(crates: &BTreeSet<String>) -> Vec<String> {
         .collect()
 }
 
-/// Arguments of `cargo lambda build` for the functions of one architecture.
+/// The glibc Lambda builds link against: Amazon Linux 2's (2.26), so binaries run on
+/// `provided.al2023` (2.34), `provided.al2` and our bookworm image (2.36) alike. Without it,
+/// zig links for its own default (2.31 with zig 0.15), which ties binaries to newer symbol
+/// versions (`pow@GLIBC_2.29`, `gettid@GLIBC_2.30`) and moves with the zig release.
+pub const LAMBDA_GLIBC: &str = "2.26";
+
+/// The cargo-zigbuild target for `arch` (a Rust target triple with a glibc version).
+pub fn lambda_target(arch: Architecture) -> String {
+    let triple = match arch {
+        Architecture::X86_64 => "x86_64-unknown-linux-gnu",
+        Architecture::Arm64 => "aarch64-unknown-linux-gnu",
+    };
+    format!("{triple}.{LAMBDA_GLIBC}")
+}
+
+/// Arguments of `cargo lambda build` for the functions of one architecture (`--target` with a
+/// glibc version in place of `--x86-64`/`--arm64`, which take zig's default glibc).
 pub fn cargo_lambda_args(wanted: &[Wanted], arch: Architecture, lambda_dir: &Path) -> Vec<String> {
     let pairs = unique_pairs(wanted.iter().filter(|w| w.architecture == arch));
     let mut args: Vec<String> = vec![
         "lambda".into(),
         "build".into(),
         "--release".into(),
-        match arch {
-            Architecture::X86_64 => "--x86-64".into(),
-            Architecture::Arm64 => "--arm64".into(),
-        },
+        "--target".into(),
+        lambda_target(arch),
         "--lambda-dir".into(),
         lambda_dir.join(arch.as_str()).display().to_string(),
     ];
@@ -732,6 +748,13 @@ pub fn build_tools_install_args(requirements: &Path) -> Vec<OsString> {
 /// cargo-lambda and zig ([`BUILD_TOOLS`]) installed into `<root>/.lsk/venv` (created first with
 /// `localstack/install.sh` when it does not exist).
 pub async fn ensure_cargo_lambda(root: &Path, progress: &Progress) -> Result<PathBuf, BuildError> {
+    // Builds running at once in this process (parallel tests) install once; the second finds
+    // what the first installed.
+    static INSTALLING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    if let Some(found) = find_cargo_lambda(root) {
+        return Ok(found);
+    }
+    let _installing = INSTALLING.lock().await;
     if let Some(found) = find_cargo_lambda(root) {
         return Ok(found);
     }
@@ -744,7 +767,7 @@ pub async fn ensure_cargo_lambda(root: &Path, progress: &Progress) -> Result<Pat
             path: requirements,
         });
     }
-    let phase = progress.phase("cargo-lambda");
+    let phase = progress.phase("build-tools");
     let python = venv_bin.join("python");
     if !python.is_file() {
         phase.update("creating .lsk/venv with localstack/install.sh");
@@ -821,7 +844,7 @@ pub async fn ensure_cargo_lambda(root: &Path, progress: &Progress) -> Result<Pat
         )));
     }
     phase.done(&format!(
-        "pinned cargo-lambda and zig installed in {}",
+        "cargo-lambda and zig (pinned) installed in {}",
         venv.display()
     ));
     Ok(installed)
@@ -883,6 +906,35 @@ async fn build_lambda(
         wanted.len()
     ));
     Ok(built)
+}
+
+/// Builds `lsk-init` for our LocalStack image: a host build where it runs there (see
+/// [`host_runs_in_kit_image`]), else through cargo-lambda for an old glibc baseline.
+pub async fn build_init_for_image(root: &Path, progress: &Progress) -> Result<PathBuf, BuildError> {
+    if host_runs_in_kit_image().is_ok() {
+        return build_init(root, progress).await;
+    }
+    let ws = workspace(root).await?;
+    let architecture = if std::env::consts::ARCH == "aarch64" {
+        Architecture::Arm64
+    } else {
+        Architecture::X86_64
+    };
+    let wanted = [Wanted {
+        function: INIT_BIN.into(),
+        package: INIT_PACKAGE.into(),
+        bin: INIT_BIN.into(),
+        architecture,
+    }];
+    let built = build_lambda(root, &ws, &wanted, progress).await?;
+    built
+        .binaries
+        .get(INIT_BIN)
+        .cloned()
+        .ok_or_else(|| BuildError::Missing {
+            bin: INIT_BIN.into(),
+            path: ws.target_directory.join("lambda"),
+        })
 }
 
 /// Builds `lsk-init` in release for the native backend and returns its path.
@@ -1066,11 +1118,11 @@ mod tests {
         let dir = Path::new("/ws/target/lambda");
         assert_eq!(
             cargo_lambda_args(&wanted, Architecture::X86_64, dir).join(" "),
-            "lambda build --release --x86-64 --lambda-dir /ws/target/lambda/x86_64 --package square --bin square"
+            "lambda build --release --target x86_64-unknown-linux-gnu.2.26 --lambda-dir /ws/target/lambda/x86_64 --package square --bin square"
         );
         assert_eq!(
             cargo_lambda_args(&wanted, Architecture::Arm64, dir).join(" "),
-            "lambda build --release --arm64 --lambda-dir /ws/target/lambda/arm64 --package image-generator --bin image-generator"
+            "lambda build --release --target aarch64-unknown-linux-gnu.2.26 --lambda-dir /ws/target/lambda/arm64 --package image-generator --bin image-generator"
         );
         assert_eq!(
             lambda_output(dir, Architecture::Arm64, "image-generator"),
@@ -1185,6 +1237,177 @@ mod tests {
             "   Compiling square v0.1.0 (/ws/lambdas/square)"
         ));
         assert!(!is_progress_line("error[E0308]: mismatched types"));
+    }
+
+    #[test]
+    fn the_venv_cargo_lambda_comes_first_and_its_bin_leads_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = crate::stack::venv_bin(dir.path());
+        // No venv: PATH is left alone.
+        assert_eq!(lambda_build_path(&bin, Some(OsStr::new("/usr/bin"))), None);
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::write(bin.join("cargo-lambda"), b"").unwrap();
+        assert_eq!(
+            find_cargo_lambda(dir.path()),
+            Some(bin.join("cargo-lambda"))
+        );
+        let path = lambda_build_path(&bin, Some(OsStr::new("/usr/bin:/bin"))).unwrap();
+        let dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+        assert_eq!(dirs, [bin.clone(), "/usr/bin".into(), "/bin".into()]);
+        // Already on PATH: moved to the front, not repeated.
+        let again = std::env::join_paths([Path::new("/usr/bin"), &bin]).unwrap();
+        let path = lambda_build_path(&bin, Some(&again)).unwrap();
+        let dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+        assert_eq!(dirs, [bin.clone(), "/usr/bin".into()]);
+        assert_eq!(
+            std::env::split_paths(&lambda_build_path(&bin, None).unwrap()).collect::<Vec<_>>(),
+            [bin]
+        );
+    }
+
+    #[test]
+    fn build_tools_are_installed_only_as_pinned() {
+        let args = build_tools_install_args(Path::new("/ws/localstack/build-tools.txt"));
+        let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into()).collect();
+        assert_eq!(
+            args.join(" "),
+            "-m pip install --disable-pip-version-check --no-input --progress-bar off --require-hashes -r /ws/localstack/build-tools.txt"
+        );
+        // The kit's file pins cargo-lambda and the zig it needs, each with hashes.
+        let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(BUILD_TOOLS);
+        let text = std::fs::read_to_string(&file).unwrap();
+        for name in ["cargo-lambda==", "ziglang=="] {
+            let at = text
+                .find(name)
+                .unwrap_or_else(|| panic!("{name} not in {file:?}"));
+            assert!(
+                text[at..]
+                    .lines()
+                    .nth(1)
+                    .is_some_and(|l| l.trim().starts_with("--hash=sha256:")),
+                "{name} has no hash in {file:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn without_cargo_lambda_or_the_pins_the_error_says_so() {
+        if which::which("cargo-lambda").is_ok() {
+            return; // a cargo-lambda on PATH is used as it is
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let err = ensure_cargo_lambda(dir.path(), &Progress::silent())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, BuildError::BuildToolsMissing { .. }), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("localstack/build-tools.txt"), "{text}");
+        assert!(text.contains("needs cargo-lambda"), "{text}");
+        assert!(err.hint().is_some());
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_missing_cargo_lambda_is_installed_into_the_venv_with_pip() {
+        use std::os::unix::fs::PermissionsExt;
+        if which::which("cargo-lambda").is_ok() {
+            return; // a cargo-lambda on PATH is used as it is
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let bin = crate::stack::venv_bin(dir.path());
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::create_dir_all(dir.path().join("localstack")).unwrap();
+        std::fs::write(dir.path().join(BUILD_TOOLS), "cargo-lambda==1.9.2\n").unwrap();
+        let python = bin.join("python");
+        let fake = |script: &str| {
+            std::fs::write(&python, script).unwrap();
+            std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+        };
+        // pip fails: its output, both streams, is in the error.
+        fake(
+            "#!/bin/sh\necho 'Collecting cargo-lambda==1.9.2'\necho 'ERROR: THESE PACKAGES DO NOT MATCH THE HASHES' >&2\nexit 1\n",
+        );
+        let err = ensure_cargo_lambda(dir.path(), &Progress::silent())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, BuildError::ToolInstall { .. }), "{err}");
+        let text = err.to_string();
+        for fragment in [
+            "installing cargo-lambda and zig into",
+            "--require-hashes -r",
+            "Collecting cargo-lambda==1.9.2",
+            "DO NOT MATCH THE HASHES",
+        ] {
+            assert!(text.contains(fragment), "{fragment:?} not in {text}");
+        }
+        assert!(err.hint().is_some_and(|h| h.contains("PIP_INDEX_URL")));
+        // pip says it worked but installed nothing.
+        fake("#!/bin/sh\nexit 0\n");
+        let err = ensure_cargo_lambda(dir.path(), &Progress::silent())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("does not exist"), "{err}");
+        // pip installs it: the venv's cargo-lambda is used from then on.
+        fake("#!/bin/sh\ntouch \"$(dirname \"$0\")/cargo-lambda\"\n");
+        let found = ensure_cargo_lambda(dir.path(), &Progress::silent())
+            .await
+            .unwrap();
+        assert_eq!(found, bin.join("cargo-lambda"));
+        std::fs::remove_file(&python).unwrap();
+        assert_eq!(
+            ensure_cargo_lambda(dir.path(), &Progress::silent())
+                .await
+                .unwrap(),
+            found
+        );
+    }
+
+    /// The newest `GLIBC_2.x` version an ELF refers to (its version needs).
+    fn newest_glibc(bytes: &[u8]) -> Option<(u32, u32)> {
+        let needle = b"GLIBC_2.";
+        let mut newest = None;
+        for at in 0..bytes.len().saturating_sub(needle.len()) {
+            if &bytes[at..at + needle.len()] != needle {
+                continue;
+            }
+            let digits: String = bytes[at + needle.len()..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .map(|&b| b as char)
+                .collect();
+            if let Ok(minor) = digits.parse::<u32>() {
+                newest = newest.max(Some((2, minor)));
+            }
+        }
+        newest
+    }
+
+    /// A real Lambda build through the kit: installs the pinned cargo-lambda and zig into
+    /// `.lsk/venv` when no cargo-lambda is found, then cross-builds `square` with them.
+    /// `cargo test -p lsk --lib -- --ignored --nocapture square_builds_for_lambda`
+    #[tokio::test]
+    #[ignore = "installs cargo-lambda + zig into .lsk/venv when missing and builds square for Lambda (minutes)"]
+    async fn square_builds_for_lambda_with_an_old_glibc_baseline() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let m = Manifest::parse(
+            "[functions.square]\npackage = \"square\"\n",
+            &root.join("lsk.toml"),
+        )
+        .unwrap();
+        let started = std::time::Instant::now();
+        let built = build(&m, BuildTarget::Lambda, false, &Progress::plain())
+            .await
+            .unwrap();
+        eprintln!("lambda build of square: {:?}", started.elapsed());
+        let path = &built.binaries["square"];
+        let bytes = std::fs::read(path).unwrap();
+        crate::package::check_executable(&bytes, Architecture::X86_64).unwrap();
+        let glibc = newest_glibc(&bytes).expect("a glibc-linked binary");
+        eprintln!("{} needs glibc {}.{}", path.display(), glibc.0, glibc.1);
+        // Linked for LAMBDA_GLIBC (Amazon Linux 2); AL2023 has 2.34, our image (bookworm) 2.36.
+        assert!(glibc <= (2, 26), "{glibc:?}");
     }
 
     #[tokio::test]

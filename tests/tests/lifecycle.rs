@@ -1,6 +1,7 @@
-//! Lifetimes and isolation on the native backend: every process the kit starts is stopped by
-//! it (after a normal stop and after LocalStack is killed with SIGKILL), and a developer's own
-//! AWS credentials never reach function code. Each test starts a LocalStack of its own.
+//! Lifetimes and isolation: every process the kit starts is stopped by it (after a normal stop
+//! and after LocalStack is killed with SIGKILL), a developer's own AWS credentials never reach
+//! function code, and a test binary's containers go away when it ends, even by SIGKILL (with
+//! leftovers of such runs swept by label). Each test starts a LocalStack of its own.
 
 use std::time::Duration;
 
@@ -183,5 +184,152 @@ fn host_credentials_never_reach_function_code() {
         out.status.success(),
         "child failed: {}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// docker: a test binary's containers go away when it ends, however it ends
+
+/// The child half of the docker kill test: starts a container the way a test kit does, says
+/// which, and waits to be killed.
+#[tokio::test]
+#[ignore = "run by a_test_process_killed_with_sigkill_leaves_no_container in a child process"]
+async fn docker_child() {
+    if std::env::var("LSK_E2E_DOCKER_CHILD").as_deref() != Ok("1") {
+        return;
+    }
+    let mut opts = StartOptions::new(root())
+        .port(0)
+        .progress(lsk::Progress::plain());
+    opts.state_dir = root()
+        .join("target")
+        .join("lsk-e2e")
+        .join("lifecycle-docker");
+    let ls = LocalStack::start(BackendChoice::Docker, opts)
+        .await
+        .unwrap_or_else(|e| panic!("starting the docker kit: {e}"));
+    println!("CONTAINER {}", ls.container().unwrap_or("?"));
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    drop(ls);
+}
+
+fn container_exists(name: &str) -> bool {
+    let out = std::process::Command::new("docker")
+        .args([
+            "ps",
+            "-a",
+            "--filter",
+            &format!("name=^{name}$"),
+            "--format",
+            "{{.ID}}",
+        ])
+        .output()
+        .expect("docker runs");
+    !String::from_utf8_lossy(&out.stdout).trim().is_empty()
+}
+
+#[test]
+#[cfg_attr(
+    lsk_no_docker,
+    ignore = "no Docker daemon answered when these tests were built (start one and rebuild)"
+)]
+fn a_test_process_killed_with_sigkill_leaves_no_container() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "docker_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("LSK_E2E_DOCKER_CHILD", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("re-running this test binary");
+    let stdout = child.stdout.take().unwrap();
+    let name = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        // libtest prints "test docker_child ... " before the test's own output, on the same line.
+        .find_map(|l| {
+            l.split_once("CONTAINER ")
+                .map(|(_, name)| name.trim().to_owned())
+        });
+    let Some(name) = name else {
+        let _ = child.kill();
+        panic!(
+            "the child test never reported its container (status {:?})",
+            child.wait()
+        );
+    };
+    assert!(
+        container_exists(&name),
+        "container {name} should run while its test does"
+    );
+
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
+    let _ = child.wait();
+    let started = std::time::Instant::now();
+    while container_exists(&name) {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "container {name} outlived its SIGKILLed test process by a minute"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[tokio::test]
+#[cfg_attr(
+    lsk_no_docker,
+    ignore = "no Docker daemon answered when these tests were built (start one and rebuild)"
+)]
+async fn leftovers_of_a_killed_run_are_swept_by_label_and_others_are_kept() {
+    // A pid that was ours and is gone, as after a run killed before its reaper could act.
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = gone.id();
+    gone.wait().unwrap();
+    let me = std::process::id();
+    let base = lsk::backend::image::ensure_base(&root(), None, &lsk::Progress::silent())
+        .await
+        .unwrap_or_else(|e| panic!("the base image: {e}"));
+    let start = |name: &str, role: &str, owner: u32| {
+        let out = std::process::Command::new("docker")
+            .args(["run", "-d", "--name", name])
+            .args(["--label", "dev.lsk.managed=true"])
+            .args(["--label", &format!("dev.lsk.role={role}")])
+            .args(["--label", &format!("dev.lsk.owner-pid={owner}")])
+            .args([base.as_str(), "sleep", "300"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let orphan = format!("lsk-sweep-orphan-{me}");
+    let live = format!("lsk-sweep-live-{me}");
+    let up = format!("lsk-sweep-up-{me}");
+    start(&orphan, "test", dead_pid);
+    start(&live, "test", me);
+    start(&up, "up", dead_pid);
+
+    let swept = lsk::backend::docker::sweep_orphans().await;
+    let survivors = [&orphan, &live, &up].map(|n| (n.clone(), container_exists(n)));
+    for n in [&orphan, &live, &up] {
+        let _ = std::process::Command::new("docker")
+            .args(["rm", "-f", n])
+            .output();
+    }
+    swept.unwrap_or_else(|e| panic!("sweep: {e}"));
+    assert_eq!(
+        survivors,
+        [(orphan, false), (live, true), (up, true)],
+        "only a test container whose owner is gone is swept; `lsk up`'s and live ones stay"
     );
 }

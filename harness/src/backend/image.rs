@@ -449,7 +449,7 @@ pub async fn build_and_tag_latest(
     base: Option<&str>,
     progress: &Progress,
 ) -> Result<String, BackendError> {
-    let init = crate::build::build_init(root, progress)
+    let init = crate::build::build_init_for_image(root, progress)
         .await
         .map_err(|e| BackendError::Init(Box::new(e)))?;
     let tag = ensure(root, &init, base, progress).await?;

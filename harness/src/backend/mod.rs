@@ -712,7 +712,7 @@ impl LocalStack {
             docker::Flavour::Kit => {
                 let init_bin = match &opts.init_bin {
                     Some(path) => path.clone(),
-                    None => crate::build::build_init(&opts.project_root, &opts.progress)
+                    None => crate::build::build_init_for_image(&opts.project_root, &opts.progress)
                         .await
                         .map_err(|e| BackendError::Init(Box::new(e)))?,
                 };
