@@ -11,7 +11,7 @@ DATA     ?= {"number": 6}
 PROMPT   ?= a couch on the moon
 ARGS     ?=
 
-.PHONY: help local-up local-down deploy status test invoke image logs bench bench-tools lint clean install lock
+.PHONY: help local-up local-down deploy status test test-py313 invoke image docker-image logs bench bench-tools lint clean install lock
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -45,6 +45,12 @@ image: ## Queue a prompt, wait for the PNG, save it under out/: make image PROMP
 
 test: install ## Run every test: unit tests and end to end against LocalStack (started automatically)
 	@cargo test --workspace --features image-generator/client $(ARGS)
+
+test-py313: install ## Only the Python 3.13 run: our image on a Debian trixie base made offline (make test runs it too)
+	@cargo test -p lsk-e2e --test docker python_3_13 $(ARGS)
+
+docker-image: install ## Build our LocalStack image (the docker backend's) and tag it lsk-localstack:latest for compose
+	@$(LSK) image $(ARGS)
 
 # The venv install (mostly downloads) runs beside the compile (CPU) on a fresh clone.
 bench: ## Measure the kit (medians, ratios) and write target/bench/

@@ -1,46 +1,62 @@
-//! The docker backend, end to end: LocalStack's own image with Lambdas in its Lambda
-//! containers. Runs only where a Docker daemon answers; elsewhere each test says, on the real
-//! stderr, that it was skipped and why (this project's CI has no Docker engine).
+//! The docker backend beyond the shared suites: our image on Python 3.13 (a Debian trixie base
+//! made offline, standing in for a newer distribution), and LocalStack's official image with
+//! its own Docker executor where that image is present (it cannot be pulled on machines without
+//! a registry, and then shows as ignored with the reason).
 
 use std::time::Duration;
 
-use lsk::backend::DaemonProbe;
-use lsk::{BackendChoice, BackendKind, LocalStack, Stack, StartOptions};
-use lsk_e2e::{root, skip};
+use lsk::{BackendChoice, BackendKind, LocalStack, StartOptions};
+use lsk_e2e::{Spec, eventually, nonce, root};
 use serde_json::json;
 
-async fn daemon_or_skip(test: &str) -> bool {
-    match lsk::backend::docker::probe_daemon(Duration::from_secs(5)).await {
-        DaemonProbe::Available { version } => {
-            eprintln!("{test}: Docker {version} answers; running on the docker backend");
-            true
-        }
-        DaemonProbe::Unavailable { why } => {
-            skip(
-                test,
-                &format!("no Docker daemon answered ({why}); the docker backend was not exercised"),
-            );
-            false
-        }
-    }
+fn container_exists(name: &str) -> bool {
+    let out = std::process::Command::new("docker")
+        .args([
+            "ps",
+            "-a",
+            "--filter",
+            &format!("name=^{name}$"),
+            "--format",
+            "{{.ID}}",
+        ])
+        .output()
+        .expect("docker runs");
+    !String::from_utf8_lossy(&out.stdout).trim().is_empty()
 }
 
 #[tokio::test]
-async fn docker_backend_deploys_the_examples_and_square_answers() {
-    if !daemon_or_skip("docker_backend_deploys_the_examples_and_square_answers").await {
-        return;
-    }
-    let stack = Stack::load(root().join("lsk.toml")).unwrap();
-    let mut opts = StartOptions::new(root()).port(0);
-    opts.state_dir = root().join("target/lsk-e2e/docker");
+#[cfg_attr(
+    lsk_no_docker,
+    ignore = "no Docker daemon answered when these tests were built (start one and rebuild)"
+)]
+async fn python_3_13_runs_the_pinned_localstack_our_plugin_and_the_examples() {
+    let spec = Spec::examples_on(BackendChoice::Docker);
+    let mut opts = StartOptions::new(root())
+        .port(0)
+        .docker_base(Some("lsk-base:trixie".into()))
+        .progress(lsk::Progress::plain());
+    opts.state_dir = root().join("target/lsk-e2e/docker-py313");
     let ls = LocalStack::start(BackendChoice::Docker, opts)
         .await
-        .unwrap_or_else(|e| panic!("starting LocalStack in Docker: {e}"));
-    assert_eq!(ls.backend(), BackendKind::Docker, "{}", ls.reason());
-    let deployed = stack
+        .unwrap_or_else(|e| panic!("starting our image on a Debian trixie base: {e}"));
+    let container = ls.container().expect("a container").to_owned();
+    let python = std::process::Command::new("docker")
+        .args(["exec", &container, "/opt/lsk/venv/bin/python", "-c"])
+        .arg("import sys, importlib.metadata as m; print('%d.%d' % sys.version_info[:2], m.version('localstack-core'))")
+        .output()
+        .expect("docker exec runs");
+    assert_eq!(
+        String::from_utf8_lossy(&python.stdout).trim(),
+        "3.13 4.13.1",
+        "LocalStack should run on the trixie base's Python 3.13: {}",
+        String::from_utf8_lossy(&python.stderr)
+    );
+
+    let deployed = spec
+        .stack
         .deploy(&ls)
         .await
-        .unwrap_or_else(|e| panic!("deploy: {e}"));
+        .unwrap_or_else(|e| panic!("deploying the examples on Python 3.13: {e}"));
     let square = deployed.function("square").unwrap();
     assert_eq!(
         square.invoke(&json!({"number": 6})).await.unwrap(),
@@ -52,6 +68,66 @@ async fn docker_backend_deploys_the_examples_and_square_answers() {
         r#"{"result":49}"#,
         "{}",
         lsk_e2e::seen("POST", square.url().unwrap_or("?"), &reply)
+    );
+
+    let prompt = format!("a lighthouse on Python 3.13 {}", nonce());
+    deployed
+        .queue("image-requests")
+        .unwrap()
+        .send(&json!({"prompt": prompt}).to_string())
+        .await
+        .unwrap();
+    let req = image_generator::GenerateRequest::new(&prompt);
+    let key = image_generator::key::image_key(&req.validate().unwrap(), "stub-v1");
+    let bucket = deployed.bucket("images").unwrap();
+    let png = eventually(
+        "the queued prompt's PNG in S3",
+        Duration::from_secs(60),
+        || async { bucket.get(&key).await.ok() },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}: the SQS prompt never became {key}"));
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{key} is not a PNG");
+
+    ls.stop().await.unwrap_or_else(|e| panic!("stopping: {e}"));
+    assert!(
+        !container_exists(&container),
+        "container {container} outlived stop"
+    );
+}
+
+#[tokio::test]
+#[cfg_attr(
+    lsk_no_official_image,
+    ignore = "localstack/localstack:4.14.0 is not on this engine and cannot be pulled without a registry (docker pull it to run this)"
+)]
+async fn the_official_image_runs_square_built_with_cargo_lambda() {
+    let spec = Spec::inline(
+        "docker-official",
+        r#"
+[functions.square]
+package = "square"
+url = { auth = "NONE" }
+"#,
+        BackendChoice::DockerOfficial,
+    );
+    let mut opts = StartOptions::new(root())
+        .port(0)
+        .progress(lsk::Progress::plain());
+    opts.state_dir = root().join("target/lsk-e2e/docker-official");
+    let ls = LocalStack::start(BackendChoice::DockerOfficial, opts)
+        .await
+        .unwrap_or_else(|e| panic!("starting the official image: {e}"));
+    assert_eq!(ls.backend(), BackendKind::DockerOfficial, "{}", ls.reason());
+    let deployed = spec
+        .stack
+        .deploy(&ls)
+        .await
+        .unwrap_or_else(|e| panic!("deploying square into the official image: {e}"));
+    let square = deployed.function("square").unwrap();
+    assert_eq!(
+        square.invoke(&json!({"number": 6})).await.unwrap(),
+        json!({"result": 36})
     );
     ls.stop().await.unwrap();
 }

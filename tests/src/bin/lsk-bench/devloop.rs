@@ -1,6 +1,7 @@
 //! The developer loop, timed as a developer runs it: the `lsk` CLI (built with `make bench`'s
 //! `bench-tools` profile, see the workspace Cargo.toml) as a subprocess doing
-//! `up`, `deploy` (nothing changed, then one function's code changed) and `down`.
+//! `up`, `deploy` (nothing changed, then one function's code changed) and `down`; and
+//! `up`/`down` with `--backend docker`.
 //!
 //! `lsk` keeps LocalStack's state in `<manifest dir>/.lsk/state` and offers no flag to move it,
 //! so the loop runs in a copy of the workspace's deployable part under `<target>/bench/devloop`
@@ -34,6 +35,8 @@ const CLEARED_ENV: &[&str] = &[
     "LSK_MANIFEST",
     "LSK_REGION",
     "LSK_BUILD_TARGET",
+    "LSK_STATE_DIR",
+    "LSK_DOCKER_BASE",
     "CARGO_BUILD_TARGET_DIR",
 ];
 
@@ -293,6 +296,10 @@ pub async fn prepare(
         }
     }
     sync_dir(&ls.join("plugin"), &dir.join("localstack").join("plugin"))?;
+    // What the docker backend builds its image from (the Dockerfile is one of the image's inputs).
+    if ls.join("docker").is_dir() {
+        sync_dir(&ls.join("docker"), &dir.join("localstack").join("docker"))?;
+    }
     let link = dir.join(".lsk").join("venv");
     fs::create_dir_all(dir.join(".lsk"))?;
     if fs::read_link(&link).ok().as_deref() != Some(venv.as_path()) {
@@ -391,11 +398,23 @@ impl Run {
     }
 }
 
-/// Runs `lsk --backend native --port <port> --manifest <copy> <args>` with a clean environment;
-/// `show` passes its progress through to our stderr (for the long first build).
+/// The backend the CLI is run with.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend<'a> {
+    Native,
+    /// Our image in a container, built on `base` (given to `lsk` as `LSK_DOCKER_BASE`).
+    Docker {
+        base: &'a str,
+    },
+}
+
+/// Runs `lsk --backend <backend> --port <port> --manifest <copy> <args>` with a clean
+/// environment; `show` passes its progress through to our stderr (for the long first build).
+#[allow(clippy::too_many_arguments)]
 pub async fn lsk(
     cli: &Path,
     mirror: &Mirror,
+    backend: Backend<'_>,
     port: u16,
     args: &[&str],
     timeout: Duration,
@@ -403,9 +422,13 @@ pub async fn lsk(
     show: bool,
 ) -> Result<Run> {
     let mut cmd = Command::new(cli);
+    let backend_name = match backend {
+        Backend::Native => "native",
+        Backend::Docker { .. } => "docker",
+    };
     cmd.args([
         "--backend",
-        "native",
+        backend_name,
         "--port",
         &port.to_string(),
         "--manifest",
@@ -426,7 +449,10 @@ pub async fn lsk(
     for k in CLEARED_ENV {
         cmd.env_remove(k);
     }
-    let what = format!("lsk {}", args.join(" "));
+    if let Backend::Docker { base } = backend {
+        cmd.env(lsk::backend::image::BASE_ENV, base);
+    }
+    let what = format!("lsk --backend {backend_name} {}", args.join(" "));
     let start = Instant::now();
     let out = tokio::time::timeout(timeout, cmd.output())
         .await
@@ -517,21 +543,52 @@ pub async fn run(
         "priming: untimed `lsk up` + `lsk down` in the copy (builds everything the first time)",
     );
     let port = free_port()?;
-    lsk(cli, mirror, port, &["up"], PRIME_TIMEOUT, bench_dir, true).await?;
-    lsk(cli, mirror, port, &["down"], STEP_TIMEOUT, bench_dir, false).await?;
+    lsk(
+        cli,
+        mirror,
+        Backend::Native,
+        port,
+        &["up"],
+        PRIME_TIMEOUT,
+        bench_dir,
+        true,
+    )
+    .await?;
+    lsk(
+        cli,
+        mirror,
+        Backend::Native,
+        port,
+        &["down"],
+        STEP_TIMEOUT,
+        bench_dir,
+        false,
+    )
+    .await?;
     for rep in 0..reps {
         let port = free_port()?;
         report_progress(&format!(
             "repetition {}/{reps}: lsk up on port {port}",
             rep + 1
         ));
-        let up = lsk(cli, mirror, port, &["up"], STEP_TIMEOUT, bench_dir, false).await?;
+        let up = lsk(
+            cli,
+            mirror,
+            Backend::Native,
+            port,
+            &["up"],
+            STEP_TIMEOUT,
+            bench_dir,
+            false,
+        )
+        .await?;
         timings.up.push(up.took);
         timings.up_steps.push(up.steps());
 
         let noop = lsk(
             cli,
             mirror,
+            Backend::Native,
             port,
             &["deploy", "--json"],
             STEP_TIMEOUT,
@@ -549,6 +606,7 @@ pub async fn run(
         let changed = lsk(
             cli,
             mirror,
+            Backend::Native,
             port,
             &["deploy", "--json"],
             STEP_TIMEOUT,
@@ -575,8 +633,95 @@ pub async fn run(
             ));
         }
 
-        let down = lsk(cli, mirror, port, &["down"], STEP_TIMEOUT, bench_dir, false).await?;
+        let down = lsk(
+            cli,
+            mirror,
+            Backend::Native,
+            port,
+            &["down"],
+            STEP_TIMEOUT,
+            bench_dir,
+            false,
+        )
+        .await?;
         timings.down.push(down.took);
+    }
+    Ok(())
+}
+
+/// `lsk up` / `lsk down` with `--backend docker`, one entry per repetition.
+#[derive(Debug, Default)]
+pub struct DockerTimings {
+    pub up: Vec<Duration>,
+    pub down: Vec<Duration>,
+    pub up_steps: Vec<String>,
+    /// The image the containers of the timed runs ran (from the record `lsk up` leaves).
+    pub image: Option<String>,
+}
+
+/// Primes the copy for the docker backend (an untimed `up` + `down`: the image is built there
+/// if the copy's lsk-init differs from the one the bench built it with), then `reps` times: `up`
+/// and `down` with `--backend docker`, the image built on `base`.
+pub async fn run_docker(
+    cli: &Path,
+    mirror: &Mirror,
+    base: &str,
+    reps: usize,
+    bench_dir: &Path,
+    timings: &mut DockerTimings,
+) -> Result<()> {
+    let report_progress = |msg: &str| eprintln!("[devloop] {msg}");
+    let backend = Backend::Docker { base };
+    let state = mirror.state_dir();
+    // Neither a native LocalStack nor a container of an earlier (failed) run may be left to
+    // compete for the cores, or be reused by `up`.
+    if lsk::backend::native::find_detached(&state).is_some() {
+        lsk::backend::native::stop_detached(&state).await?;
+    }
+    lsk::backend::docker::stop_detached(&state).await?;
+    mirror.restore()?;
+    report_progress("priming: untimed `lsk up --backend docker` + `lsk down` in the copy");
+    let port = free_port()?;
+    let up = |port: u16, timeout: Duration, show: bool| {
+        lsk(
+            cli,
+            mirror,
+            backend,
+            port,
+            &["up"],
+            timeout,
+            bench_dir,
+            show,
+        )
+    };
+    let down = |port: u16| {
+        lsk(
+            cli,
+            mirror,
+            backend,
+            port,
+            &["down"],
+            STEP_TIMEOUT,
+            bench_dir,
+            false,
+        )
+    };
+    up(port, PRIME_TIMEOUT, true).await?;
+    down(port).await?;
+    for rep in 0..reps {
+        let port = free_port()?;
+        report_progress(&format!(
+            "repetition {}/{reps}: lsk up --backend docker on port {port}",
+            rep + 1
+        ));
+        let run = up(port, STEP_TIMEOUT, false).await?;
+        timings.up.push(run.took);
+        timings.up_steps.push(run.steps());
+        if timings.image.is_none() {
+            timings.image = lsk::backend::docker::read_record(&state).map(|r| r.image);
+        }
+        let run = down(port).await?;
+        timings.down.push(run.took);
     }
     Ok(())
 }

@@ -12,6 +12,8 @@ pub struct Machine {
     pub kernel: String,
     pub date: String,
     pub localstack: String,
+    /// The Docker server's version, or why there is none (the docker rows need one).
+    pub docker: String,
 }
 
 impl Machine {
@@ -41,13 +43,20 @@ impl Machine {
             kernel,
             date: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
             localstack: "not started".into(),
+            docker: "not probed".into(),
         }
     }
 
     pub fn line(&self) -> String {
         format!(
-            "machine: {} cores, {}, {:.1} GB RAM, Linux {}, {}, LocalStack {}",
-            self.cores, self.cpu, self.memory_gb, self.kernel, self.date, self.localstack
+            "machine: {} cores, {}, {:.1} GB RAM, Linux {}, {}, LocalStack {}, Docker {}",
+            self.cores,
+            self.cpu,
+            self.memory_gb,
+            self.kernel,
+            self.date,
+            self.localstack,
+            self.docker
         )
     }
 }

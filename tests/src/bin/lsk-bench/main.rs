@@ -12,6 +12,7 @@
 mod anchor;
 mod cold;
 mod devloop;
+mod docker;
 mod http;
 mod lambda;
 mod load;
@@ -89,6 +90,8 @@ struct Plan {
     pipeline_prompts: usize,
     pipeline_timeout_secs: u64,
     devloop_reps: usize,
+    /// Containers started only to time their start to Ready, besides the measured one.
+    docker_starts: usize,
     nonce: String,
     skipped: Vec<Section>,
     /// Extra settings given with `--ls-env`.
@@ -115,6 +118,7 @@ impl Plan {
                 pipeline_prompts: 100,
                 pipeline_timeout_secs: 120,
                 devloop_reps: 1,
+                docker_starts: 0,
                 nonce,
                 skipped,
                 localstack_env,
@@ -130,6 +134,7 @@ impl Plan {
                 pipeline_prompts: 500,
                 pipeline_timeout_secs: 300,
                 devloop_reps: 3,
+                docker_starts: 2,
                 nonce,
                 skipped,
                 localstack_env,
@@ -239,9 +244,10 @@ async fn run(args: Args) -> ExitCode {
     }
     let mut report = Report::new(&ctx.plan.skipped);
     let mut machine = Machine::detect();
+    let mut docker = docker::Owned::default();
     let started = Instant::now();
     let interrupted = tokio::select! {
-        () = all(&ctx, &mut report, &mut machine) => false,
+        () = all(&ctx, &mut report, &mut machine, &mut docker) => false,
         _ = tokio::signal::ctrl_c() => true,
     };
     if interrupted {
@@ -249,7 +255,7 @@ async fn run(args: Args) -> ExitCode {
             .errors
             .push("interrupted (Ctrl-C): stopped early".into());
     }
-    cleanup(&ctx, &mut report).await;
+    cleanup(&ctx, &mut report, &docker).await;
     report.close();
     print_results(&ctx, &report, &machine, started.elapsed());
     if report.incomplete() || interrupted {
@@ -260,7 +266,7 @@ async fn run(args: Args) -> ExitCode {
 }
 
 /// Every part, in an order that keeps them from disturbing each other.
-async fn all(ctx: &Ctx, report: &mut Report, machine: &mut Machine) {
+async fn all(ctx: &Ctx, report: &mut Report, machine: &mut Machine, docker: &mut docker::Owned) {
     let needs_build = [
         Section::Floor,
         Section::Standalone,
@@ -268,6 +274,7 @@ async fn all(ctx: &Ctx, report: &mut Report, machine: &mut Machine) {
         Section::Memory,
         Section::Cold,
         Section::Pipeline,
+        Section::Docker,
     ]
     .iter()
     .any(|s| ctx.plan.runs(*s));
@@ -288,6 +295,7 @@ async fn all(ctx: &Ctx, report: &mut Report, machine: &mut Machine) {
                     Section::Memory,
                     Section::Cold,
                     Section::Pipeline,
+                    Section::Docker,
                 ] {
                     report.fail_section(s, &why);
                 }
@@ -309,6 +317,10 @@ async fn all(ctx: &Ctx, report: &mut Report, machine: &mut Machine) {
         if ctx.plan.runs(Section::Cold) {
             reap_localstack(ctx, built, report, &mut cold_first).await;
         }
+        // Right after the native LocalStacks, so the two are compared under the same load.
+        if ctx.plan.runs(Section::Docker) {
+            docker::container_phases(ctx, built, report, machine, docker).await;
+        }
     }
     if let Some(m) = Measured::of_durations_ms(&cold_first) {
         report.set("cold_first", m);
@@ -317,6 +329,9 @@ async fn all(ctx: &Ctx, report: &mut Report, machine: &mut Machine) {
     if ctx.plan.runs(Section::Devloop) {
         progress("developer loop: lsk up / deploy / down");
         devloop_phase(ctx, report).await;
+    }
+    if ctx.plan.runs(Section::Docker) {
+        docker::lsk_up_phase(ctx, report, docker).await;
     }
     if ctx.plan.runs(Section::Anchor) {
         anchor_phase(ctx, report).await;
@@ -515,7 +530,7 @@ async fn main_phases(
         let lambda = deployed.clients().lambda.clone();
         match cold::after_update(&ep, &lambda, pid, FUNCTION, plan.cold_samples, &plan.nonce).await
         {
-            Ok(c) => set_cold(report, "cold_update", "cold_update_delta", &c),
+            Ok(c) => set_cold(report, "cold_update", "cold_update_delta", "invoke_api", &c),
             Err(e) => {
                 let why = format!("{e:#}");
                 report.fail("cold_update", &why);
@@ -552,7 +567,16 @@ async fn main_phases(
     Ok(())
 }
 
-async fn floor_phase(ep: &Endpoints, plan: &Plan, report: &mut Report) -> Result<()> {
+/// The three floor requests measured against one LocalStack.
+struct Floor {
+    list: Measured,
+    invoke: Measured,
+    url: Measured,
+}
+
+/// `plan.samples` timed ListFunctions, Invoke and function URL requests (after `plan.warmup`
+/// each), every answer checked.
+async fn floor_samples(ep: &Endpoints, plan: &Plan) -> Result<Floor> {
     let (w, n) = (plan.warmup, plan.samples);
     // ListFunctions' answer is the same every time here, but only its status is checked: the
     // floor must not depend on the body's content.
@@ -573,6 +597,20 @@ async fn floor_phase(ep: &Endpoints, plan: &Plan, report: &mut Report) -> Result
     ) else {
         return Err(anyhow!("no samples"));
     };
+    Ok(Floor { list, invoke, url })
+}
+
+/// The note of a latency row: its warm-up and fastest sample.
+fn warmup_note(plan: &Plan, m: &Measured) -> String {
+    format!(
+        "warm-up {}; min {}",
+        plan.warmup,
+        Unit::Ms.format(m.min.unwrap_or(0.0))
+    )
+}
+
+async fn floor_phase(ep: &Endpoints, plan: &Plan, report: &mut Report) -> Result<()> {
+    let Floor { list, invoke, url } = floor_samples(ep, plan).await?;
     report.set(
         "ratio_invoke",
         Measured::value(
@@ -585,27 +623,9 @@ async fn floor_phase(ep: &Endpoints, plan: &Plan, report: &mut Report) -> Result
         "ratio_url",
         Measured::value(Unit::Ratio, url.median / list.median, url.n.min(list.n)),
     );
-    report.note(
-        "list_functions",
-        format!(
-            "warm-up {w}; min {}",
-            Unit::Ms.format(list.min.unwrap_or(0.0))
-        ),
-    );
-    report.note(
-        "invoke_api",
-        format!(
-            "warm-up {w}; min {}",
-            Unit::Ms.format(invoke.min.unwrap_or(0.0))
-        ),
-    );
-    report.note(
-        "invoke_url",
-        format!(
-            "warm-up {w}; min {}",
-            Unit::Ms.format(url.min.unwrap_or(0.0))
-        ),
-    );
+    report.note("list_functions", warmup_note(plan, &list));
+    report.note("invoke_api", warmup_note(plan, &invoke));
+    report.note("invoke_url", warmup_note(plan, &url));
     report.set("list_functions", list);
     report.set("invoke_api", invoke);
     report.set("invoke_url", url);
@@ -653,7 +673,8 @@ async fn throughput_phase(
     Ok(())
 }
 
-fn set_cold(report: &mut Report, id: &str, delta_id: &str, c: &cold::ColdSamples) {
+/// Sets the cold row `id` and its difference to the warm p50 of row `warm_id` (`delta_id`).
+fn set_cold(report: &mut Report, id: &str, delta_id: &str, warm_id: &str, c: &cold::ColdSamples) {
     let Some(m) = Measured::of_durations_ms(&c.samples) else {
         report.fail(id, "no samples");
         report.fail(delta_id, "no samples");
@@ -667,12 +688,15 @@ fn set_cold(report: &mut Report, id: &str, delta_id: &str, c: &cold::ColdSamples
             c.samples.len()
         ),
     );
-    match report.get("invoke_api").map(|w| w.median) {
+    match report.get(warm_id).map(|w| w.median) {
         Some(warm) => {
             report.set(delta_id, Measured::value(Unit::Ms, m.median - warm, m.n));
             report.note(delta_id, format!("warm p50 {}", Unit::Ms.format(warm)));
         }
-        None => report.fail(delta_id, "needs the warm invoke p50 from the floor section"),
+        None => report.fail(
+            delta_id,
+            &format!("needs the warm invoke p50 ({warm_id}) measured first"),
+        ),
     }
     report.set(id, m);
 }
@@ -736,7 +760,7 @@ async fn reap_localstack(
     }
     .await;
     match result {
-        Ok(c) => set_cold(report, "cold_reap", "cold_reap_delta", &c),
+        Ok(c) => set_cold(report, "cold_reap", "cold_reap_delta", "invoke_api", &c),
         Err(e) => {
             let why = format!("{e:#}");
             report.fail("cold_reap", &why);
@@ -844,9 +868,11 @@ async fn anchor_phase(ctx: &Ctx, report: &mut Report) {
     }
 }
 
-/// Stops whatever is still running (a detached developer-loop LocalStack, anything of the
-/// bench's found in /proc) and records what had to be killed.
-async fn cleanup(ctx: &Ctx, report: &mut Report) {
+/// Stops whatever is still running (a detached developer-loop LocalStack, the bench's
+/// containers and images, anything of the bench's found in /proc) and records what had to be
+/// killed.
+async fn cleanup(ctx: &Ctx, report: &mut Report, docker: &docker::Owned) {
+    docker::cleanup(ctx, report, docker).await;
     let devloop_state = lsk::backend::state_dir(&ctx.devloop_dir());
     if lsk::backend::native::find_detached(&devloop_state).is_some() {
         progress("stopping the developer-loop LocalStack");

@@ -14,7 +14,10 @@ use crate::stats::{Measured, Unit};
 /// Rounds of two simultaneous invokes tried before giving up on a second environment.
 const MAX_ROUNDS: usize = 50;
 
-pub async fn run(ep: &Endpoints, localstack_pid: u32, report: &mut Report) -> Result<()> {
+/// Makes exactly the two warm square environments under `localstack_pid` (a LocalStack's
+/// process, or a container's first process) that two concurrent invokes need, lets their memory
+/// settle, and returns how many rounds of two invokes it took.
+pub async fn two_warm(ep: &Endpoints, localstack_pid: u32) -> Result<usize> {
     let check = Check::Exact(ep.invoke_body.clone());
     let mut a = Client::connect(ep.addr).await?;
     let mut b = Client::connect(ep.addr).await?;
@@ -39,6 +42,11 @@ pub async fn run(ep: &Endpoints, localstack_pid: u32, report: &mut Report) -> Re
         check.check(&rb?)?;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
+    Ok(rounds)
+}
+
+pub async fn run(ep: &Endpoints, localstack_pid: u32, report: &mut Report) -> Result<()> {
+    let rounds = two_warm(ep, localstack_pid).await?;
 
     let envs: Vec<procs::Environment> = procs::environments(localstack_pid)
         .into_iter()

@@ -28,6 +28,9 @@ pub enum Section {
     Devloop,
     /// cargo-lambda's emulator serving square (only if installed)
     Anchor,
+    /// our LocalStack image in a container: image build, Ready, warm invoke beside native, cold
+    /// start, memory, `lsk up --backend docker` (skipped where no Docker daemon answers)
+    Docker,
 }
 
 /// One row of the table: what it measures and how it came out.
@@ -195,6 +198,84 @@ pub const ROWS: &[RowSpec] = &[
         label: "square via cargo lambda watch (anchor)",
         what: "cargo-lambda's emulator serving square: POST /2015-03-31/functions/square/invocations, warm",
     },
+    RowSpec {
+        id: "docker_image_cold",
+        section: Section::Docker,
+        label: "docker: image build, cold (base present)",
+        what: "wall time of lsk::backend::image::ensure building our image (uv pip install --target of the lock, docker build --network=none) on a base alias made for this run, so no layer is in docker's cache while the base's are",
+    },
+    RowSpec {
+        id: "docker_image_cached",
+        section: Section::Docker,
+        label: "docker: image build, cached (ensure finds it)",
+        what: "image::ensure again with the same inputs: hashes them and finds the tag (no build)",
+    },
+    RowSpec {
+        id: "docker_ready",
+        section: Section::Docker,
+        label: "docker: container start to Ready",
+        what: "from the container's creation (docker inspect .Created) until LocalStack::start(Docker) returned with /_localstack/health answering; one sample per container started, image built",
+    },
+    RowSpec {
+        id: "docker_list_functions",
+        section: Section::Docker,
+        label: "docker: ListFunctions",
+        what: "the floor's ListFunctions against our container, through its published port 127.0.0.1:<port>",
+    },
+    RowSpec {
+        id: "docker_invoke_api",
+        section: Section::Docker,
+        label: "docker: square warm invoke, Lambda API",
+        what: "the floor's Invoke against our container (published port), same samples and checks as the native row",
+    },
+    RowSpec {
+        id: "docker_invoke_url",
+        section: Section::Docker,
+        label: "docker: square warm invoke, function URL",
+        what: "the floor's function URL request against our container (published port)",
+    },
+    RowSpec {
+        id: "docker_ratio_api",
+        section: Section::Docker,
+        label: "  docker / native warm invoke API p50",
+        what: "docker warm invoke (API) p50 divided by the native one of the same run",
+    },
+    RowSpec {
+        id: "docker_ratio_url",
+        section: Section::Docker,
+        label: "  docker / native function URL p50",
+        what: "docker function URL p50 divided by the native one of the same run",
+    },
+    RowSpec {
+        id: "docker_invoke_direct",
+        section: Section::Docker,
+        label: "docker: warm invoke at the container's IP",
+        what: "the same Invoke sent to <container IP>:4566 on the bridge network, bypassing the published port (docker-proxy): how much of the docker figure is the port publishing",
+    },
+    RowSpec {
+        id: "docker_cold_update",
+        section: Section::Docker,
+        label: "docker: cold: first invoke after a deploy",
+        what: "as the native row, in our container: UpdateFunctionConfiguration, wait, first invoke, which must start a new lsk-init in the container (checked from /proc: its processes are the host's)",
+    },
+    RowSpec {
+        id: "docker_cold_update_delta",
+        section: Section::Docker,
+        label: "  docker cold after deploy minus docker warm (p50)",
+        what: "docker cold-after-deploy p50 minus the docker warm invoke API p50",
+    },
+    RowSpec {
+        id: "docker_rss",
+        section: Section::Docker,
+        label: "docker: container memory, LocalStack + 2 warm environments",
+        what: "docker stats --no-stream MemUsage of our container with two warm square environments (as the native rss_total); the VmRSS sum of its processes in the notes",
+    },
+    RowSpec {
+        id: "docker_lsk_up",
+        section: Section::Docker,
+        label: "`lsk up --backend docker` (image built, LocalStack stopped)",
+        what: "wall time of the same `lsk` CLI with --backend docker in the developer-loop copy: build check, image check (built), docker run, Ready, deploy of the whole lsk.toml; `lsk down` after each",
+    },
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -290,6 +371,29 @@ impl Report {
                     reason: why.to_owned(),
                 };
             }
+        }
+    }
+
+    /// Marks every still pending row of `section` as skipped with `why` (something this machine
+    /// lacks, e.g. a Docker daemon): not a failure.
+    pub fn skip_section(&mut self, section: Section, why: &str) {
+        for r in self.rows.iter_mut().filter(|r| r.section == section) {
+            if r.outcome == Outcome::Pending {
+                r.outcome = Outcome::Skipped {
+                    reason: why.to_owned(),
+                };
+            }
+        }
+    }
+
+    /// Marks one row as skipped (when it is still pending): not a failure.
+    pub fn skip(&mut self, id: &str, why: &str) {
+        if let Some(r) = self.row_mut(id)
+            && r.outcome == Outcome::Pending
+        {
+            r.outcome = Outcome::Skipped {
+                reason: why.to_owned(),
+            };
         }
     }
 
@@ -398,6 +502,40 @@ impl Report {
             ),
             None => not_measured("LocalStack + two warm environments under 300 MB RSS"),
         });
+        let warm_name = "docker warm invoke p50 (API and URL) within 1.3 x native in the same run";
+        out.push(
+            match (
+                self.get("docker_invoke_api"),
+                self.get("invoke_api"),
+                self.get("docker_invoke_url"),
+                self.get("invoke_url"),
+            ) {
+                (Some(d_api), Some(n_api), Some(d_url), Some(n_url)) => {
+                    let (api, url) = (d_api.median / n_api.median, d_url.median / n_url.median);
+                    verdict(
+                        warm_name,
+                        api <= 1.3 && url <= 1.3,
+                        format!(
+                            "API {} vs {} ({api:.2}x), URL {} vs {} ({url:.2}x)",
+                            ms(d_api),
+                            ms(n_api),
+                            ms(d_url),
+                            ms(n_url)
+                        ),
+                    )
+                }
+                _ => not_measured(warm_name),
+            },
+        );
+        out.push(match self.get("docker_ready") {
+            Some(m) => verdict("docker container Ready under 6 s", m.median < 6.0, ms(m)),
+            None => not_measured("docker container Ready under 6 s"),
+        });
+        let up_name = "`lsk up --backend docker` (image built) under 10 s";
+        out.push(match self.get("docker_lsk_up") {
+            Some(m) => verdict(up_name, m.median < 10.0, ms(m)),
+            None => not_measured(up_name),
+        });
         out
     }
 
@@ -487,6 +625,7 @@ pub fn section_name(s: Section) -> &'static str {
         Section::Pipeline => "pipeline",
         Section::Devloop => "devloop",
         Section::Anchor => "anchor",
+        Section::Docker => "docker",
     }
 }
 
@@ -531,5 +670,50 @@ mod tests {
         assert!(r.incomplete(), "a failed section makes the run incomplete");
         r.set("invoke_api", Measured::value(Unit::Ms, 4.1, 100));
         assert_eq!(r.targets()[0].verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn docker_rows_are_skipped_without_a_daemon_and_judged_against_native() {
+        let mut r = Report::new(&[]);
+        r.skip_section(Section::Docker, "skipped: no Docker daemon answered (x)");
+        for s in ROWS
+            .iter()
+            .map(|s| s.section)
+            .filter(|s| *s != Section::Docker)
+        {
+            r.fail_section(s, "elsewhere");
+        }
+        r.close();
+        assert!(
+            r.rows
+                .iter()
+                .filter(|row| row.section == Section::Docker)
+                .all(|row| matches!(row.outcome, Outcome::Skipped { .. }))
+        );
+        let docker_targets = |r: &Report| -> Vec<TargetLine> {
+            r.targets()
+                .into_iter()
+                .filter(|t| t.target.contains("docker"))
+                .collect()
+        };
+        assert_eq!(docker_targets(&r).len(), 3);
+        assert!(
+            docker_targets(&r)
+                .iter()
+                .all(|t| t.verdict == Verdict::NotMeasured)
+        );
+
+        let mut r = Report::new(&[]);
+        r.set("invoke_api", Measured::value(Unit::Ms, 3.0, 100));
+        r.set("invoke_url", Measured::value(Unit::Ms, 3.0, 100));
+        r.set("docker_invoke_api", Measured::value(Unit::Ms, 3.6, 100));
+        r.set("docker_invoke_url", Measured::value(Unit::Ms, 4.0, 100));
+        r.set("docker_ready", Measured::value(Unit::Seconds, 5.2, 3));
+        r.set("docker_lsk_up", Measured::value(Unit::Seconds, 10.4, 3));
+        let t = docker_targets(&r);
+        assert_eq!(t[0].verdict, Verdict::Fail, "URL is 1.33x: {}", t[0]);
+        assert!(t[0].measured.contains("(1.20x)"), "{}", t[0]);
+        assert_eq!(t[1].verdict, Verdict::Pass, "{}", t[1]);
+        assert_eq!(t[2].verdict, Verdict::Fail, "{}", t[2]);
     }
 }
