@@ -609,6 +609,18 @@ pub struct Built {
     pub binaries: BTreeMap<String, PathBuf>,
     /// `lsk-init`, when it was built too.
     pub init: Option<PathBuf>,
+    /// What built the binaries (see [`BuildTarget::label`]).
+    pub target: Option<BuildTarget>,
+}
+
+impl BuildTarget {
+    /// How `lsk status` names binaries built this way.
+    pub fn label(self) -> &'static str {
+        match self {
+            BuildTarget::Host => "host",
+            BuildTarget::Lambda => "cargo-lambda (glibc 2.26)",
+        }
+    }
 }
 
 /// Builds every function of `manifest` for `target` (and `lsk-init` when `include_init`).
@@ -621,16 +633,18 @@ pub async fn build(
     let root = manifest.root().to_path_buf();
     let ws = workspace(&root).await?;
     let wanted = resolve(manifest, &ws, &root)?;
-    match target {
-        BuildTarget::Host => build_host(&root, &ws, &wanted, include_init, progress).await,
+    let mut built = match target {
+        BuildTarget::Host => build_host(&root, &ws, &wanted, include_init, progress).await?,
         BuildTarget::Lambda => {
             let mut built = build_lambda(&root, &ws, &wanted, progress).await?;
             if include_init {
                 built.init = Some(build_init(&root, progress).await?);
             }
-            Ok(built)
+            built
         }
-    }
+    };
+    built.target = Some(target);
+    Ok(built)
 }
 
 async fn build_host(

@@ -51,6 +51,8 @@ pub struct FunctionView {
     pub awslocal: String,
     /// Payload used in both lines.
     pub example: String,
+    /// How the running binary was built (`host`, `cargo-lambda ...`), from its `lsk:build` tag.
+    pub build: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -218,6 +220,9 @@ pub fn render_text(view: &StackView) -> String {
         if let Some(t) = f.timeout {
             facts.push(format!("{t} s"));
         }
+        if let Some(b) = &f.build {
+            facts.push(format!("{b} build"));
+        }
         out.push_str(&format!("  {}  {}\n", f.name, facts.join(", ")));
         if let Some(reason) = &f.state_reason {
             row(&mut out, "reason", reason);
@@ -342,6 +347,7 @@ mod tests {
             triggers: vec![],
             awslocal: awslocal_invoke_line("square", r#"{"number": 6}"#),
             example: r#"{"number": 6}"#.into(),
+            build: Some("host".into()),
         }
     }
 
@@ -462,7 +468,7 @@ mod tests {
             "{text}"
         );
         for needle in [
-            "  square  Active, 128 MB, 3 s",
+            "  square  Active, 128 MB, 3 s, host build",
             "http://9e2fsnh951l3ts5ljyyo38si21fhr341.lambda-url.us-east-1.localhost:4566/  (works offline)",
             ".localhost.localstack.cloud:4566/  (needs public DNS)",
             "    curl            curl -s -X POST 'http://9e2fsnh951l3ts5ljyyo38si21fhr341.lambda-url.us-east-1.localhost:4566/'",

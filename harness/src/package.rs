@@ -186,6 +186,9 @@ pub struct Package {
     pub zip: Vec<u8>,
     /// base64(SHA-256(zip)), the form of Lambda's `CodeSha256`.
     pub sha256: String,
+    /// How the binary was built (`host`, `cargo-lambda`), recorded on the function for
+    /// `lsk status`; None when unknown.
+    pub build: Option<String>,
 }
 
 impl std::fmt::Debug for Package {
@@ -213,7 +216,11 @@ pub fn zip_bootstrap(executable: &[u8]) -> Result<Package, zip::result::ZipError
     writer.write_all(executable)?;
     let zip = writer.finish()?.into_inner();
     let sha256 = code_sha256(&zip);
-    Ok(Package { zip, sha256 })
+    Ok(Package {
+        zip,
+        sha256,
+        build: None,
+    })
 }
 
 /// Reads the binary at `path`, checks that it is a Linux executable for `architecture`, and zips

@@ -156,10 +156,9 @@ impl Stack {
                 .get(function)
                 .map(|f| f.architecture)
                 .unwrap_or_default();
-            packages.insert(
-                function.clone(),
-                package::package_binary(path, architecture)?,
-            );
+            let mut package = package::package_binary(path, architecture)?;
+            package.build = built.target.map(|t| t.label().to_owned());
+            packages.insert(function.clone(), package);
         }
         Ok(packages)
     }
@@ -274,7 +273,7 @@ async fn observe_function_view(
 ) -> Result<FunctionView, Error> {
     let example = f.example.clone().unwrap_or_else(|| "{}".to_owned());
     let observed = deploy::observe_function(clients, &f.name).await?;
-    let Some((_, cfg)) = observed else {
+    let Some(observed) = observed else {
         return Ok(FunctionView {
             name: f.name.clone(),
             state: "not deployed".into(),
@@ -286,10 +285,12 @@ async fn observe_function_view(
             url: None,
             triggers: Vec::new(),
             curl: None,
+            build: None,
             awslocal: output::awslocal_invoke_line(&f.name, &example),
             example,
         });
     };
+    let (observed, cfg) = (observed.0, observed.1);
     let url = deploy::observe_url(clients, &f.name)
         .await?
         .and_then(|(o, function_url)| output::url_view(&function_url, &o.auth, region, port));
@@ -331,6 +332,7 @@ async fn observe_function_view(
             .map(|u| output::curl_line(u, f.example_path.as_deref(), &example, region)),
         url,
         triggers,
+        build: observed.tags.get(deploy::plan::TAG_BUILD).cloned(),
         awslocal: output::awslocal_invoke_line(&f.name, &example),
         example,
     })

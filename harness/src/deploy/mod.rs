@@ -294,10 +294,19 @@ pub fn desired_function(
             .clone()
             .unwrap_or_else(|| format!("{} (deployed by lsk)", f.package)),
         role: aws::LAMBDA_ROLE.to_owned(),
-        tags: BTreeMap::from([
-            (plan::TAG_MANAGED.to_owned(), "lsk".to_owned()),
-            (plan::TAG_PROJECT.to_owned(), project.to_owned()),
-        ]),
+        tags: BTreeMap::from_iter(
+            [
+                (plan::TAG_MANAGED.to_owned(), "lsk".to_owned()),
+                (plan::TAG_PROJECT.to_owned(), project.to_owned()),
+            ]
+            .into_iter()
+            .chain(
+                package
+                    .build
+                    .clone()
+                    .map(|b| (plan::TAG_BUILD.to_owned(), b)),
+            ),
+        ),
     })
 }
 

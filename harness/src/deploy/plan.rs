@@ -11,6 +11,8 @@ pub const HANDLER: &str = "bootstrap";
 /// Tag marking a function as deployed by lsk, and the project it belongs to (for pruning).
 pub const TAG_MANAGED: &str = "lsk:managed-by";
 pub const TAG_PROJECT: &str = "lsk:project";
+/// How the deployed binary was built (`host`, `cargo-lambda ...`), shown by `lsk status`.
+pub const TAG_BUILD: &str = "lsk:build";
 /// Statement id of the public `lambda:InvokeFunctionUrl` permission of `auth = "NONE"` URLs.
 pub const PUBLIC_URL_STATEMENT: &str = "lsk-function-url-public";
 
