@@ -4,52 +4,16 @@
 //! container; and the compose file starts the same image with `docker-compose` (v1) or
 //! `docker compose`. Needs a Docker daemon: `make test` runs on machines that have one.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+use common::{line_for, root, text};
 
-/// `lsk --backend docker <args>` against its own state dir, so it never meets a user's stack.
 fn lsk(state: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lsk"))
-        .current_dir(root())
-        .args(["--backend", "docker", "--state-dir"])
-        .arg(state)
-        .args(args)
-        .env_remove("LOCALSTACK_ENDPOINT")
-        .env_remove("AWS_ENDPOINT_URL")
-        .output()
-        .expect("lsk runs")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// The printed `<kind>` line (`curl`, `awslocal`) in the block of the item named `name`.
-fn line_for(stdout: &str, name: &str, kind: &str) -> Option<String> {
-    let mut in_block = false;
-    for line in stdout.lines() {
-        let t = line.trim_start();
-        if line.starts_with("  ") && !line.starts_with("    ") {
-            in_block = t.starts_with(&format!("{name} ")) || t == name;
-        }
-        if in_block && let Some(cmd) = t.strip_prefix(&format!("{kind} ")) {
-            return Some(cmd.trim().to_string());
-        }
-    }
-    None
+    common::lsk_on("docker", state, args)
 }
 
 fn docker(args: &[&str]) -> String {

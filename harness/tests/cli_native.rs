@@ -3,52 +3,19 @@
 //! code redeploys only that function; `down` leaves no process behind; a broken manifest stops
 //! everything before anything starts.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+use common::{line_for, root, text};
 
-/// `lsk <args>` against its own state dir and a free port, so it never meets a user's stack.
 fn lsk(state: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lsk"))
-        .current_dir(root())
-        .args(["--backend", "native", "--state-dir"])
-        .arg(state)
-        .args(args)
-        .env_remove("LOCALSTACK_ENDPOINT")
-        .env_remove("AWS_ENDPOINT_URL")
-        .output()
-        .expect("lsk runs")
+    common::lsk_on("native", state, args)
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "status {}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// The first printed `curl` line for the function whose block starts with `name`.
 fn curl_line_for(stdout: &str, name: &str) -> Option<String> {
-    let mut in_block = false;
-    for line in stdout.lines() {
-        let t = line.trim_start();
-        if line.starts_with("  ") && !line.starts_with("    ") {
-            in_block = t.starts_with(&format!("{name} ")) || t == name;
-        }
-        // "    curl            curl -s -X POST ..."
-        if in_block && let Some(cmd) = t.strip_prefix("curl ") {
-            return Some(cmd.trim().to_string());
-        }
-    }
-    None
+    line_for(stdout, name, "curl")
 }
 
 /// Stops what `lsk up` started even when an assertion fails half-way.

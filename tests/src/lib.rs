@@ -269,10 +269,20 @@ pub fn nonce() -> String {
     format!("{:x}{:x}", t, std::process::id())
 }
 
-/// Says, on the real stderr (not captured by the test harness), that a test was skipped and why.
-pub fn skip(test: &str, why: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+/// Whether a container of that exact name exists (running or not).
+pub fn container_exists(name: &str) -> bool {
+    let out = std::process::Command::new("docker")
+        .args([
+            "ps",
+            "-a",
+            "--filter",
+            &format!("name=^{name}$"),
+            "--format",
+            "{{.ID}}",
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("running docker ps: {e}"));
+    !String::from_utf8_lossy(&out.stdout).trim().is_empty()
 }
 
 /// Invokes the `probe` test function (tests/probe) asking it to write `line` to its output,

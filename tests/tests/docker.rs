@@ -1,28 +1,15 @@
 //! The docker backend beyond the shared suites: our image on Python 3.13 (a Debian trixie base
-//! made offline, standing in for a newer distribution), and LocalStack's official image with
-//! its own Docker executor where that image is present (it cannot be pulled on machines without
-//! a registry, and then shows as ignored with the reason).
+//! made offline, standing in for a newer distribution); functions built with the kit's pinned
+//! cargo-lambda and zig (what macOS users and hosts with a newer glibc get) running in our
+//! image; and LocalStack's official image with its own Docker executor where that image is
+//! present (it cannot be pulled on machines without a registry, and then shows as ignored with
+//! the reason).
 
 use std::time::Duration;
 
 use lsk::{BackendChoice, BackendKind, LocalStack, StartOptions};
-use lsk_e2e::{Spec, eventually, nonce, root};
+use lsk_e2e::{Spec, container_exists, eventually, nonce, root};
 use serde_json::json;
-
-fn container_exists(name: &str) -> bool {
-    let out = std::process::Command::new("docker")
-        .args([
-            "ps",
-            "-a",
-            "--filter",
-            &format!("name=^{name}$"),
-            "--format",
-            "{{.ID}}",
-        ])
-        .output()
-        .expect("docker runs");
-    !String::from_utf8_lossy(&out.stdout).trim().is_empty()
-}
 
 #[tokio::test]
 #[cfg_attr(
@@ -94,6 +81,52 @@ async fn python_3_13_runs_the_pinned_localstack_our_plugin_and_the_examples() {
         !container_exists(&container),
         "container {container} outlived stop"
     );
+}
+
+#[tokio::test]
+#[cfg_attr(
+    lsk_no_docker,
+    ignore = "no Docker daemon answered when these tests were built (start one and rebuild)"
+)]
+async fn functions_built_with_cargo_lambda_run_in_our_image_and_status_says_so() {
+    let spec = Spec::inline(
+        "docker-cargo-lambda",
+        r#"
+[functions.square]
+package = "square"
+url = { auth = "NONE" }
+"#,
+        BackendChoice::Docker,
+    );
+    let mut opts = StartOptions::new(root())
+        .port(0)
+        .progress(lsk::Progress::plain());
+    opts.state_dir = root().join("target/lsk-e2e/docker-cargo-lambda");
+    let ls = LocalStack::start(BackendChoice::Docker, opts)
+        .await
+        .unwrap_or_else(|e| panic!("starting our image: {e}"));
+    // The kit installs its pinned cargo-lambda and zig into .lsk/venv when they are missing.
+    let deploy = lsk::DeployOpts {
+        target: Some(lsk::BuildTarget::Lambda),
+        progress: lsk::Progress::plain(),
+        ..lsk::DeployOpts::default()
+    };
+    let deployed = spec
+        .stack
+        .deploy_with(&ls, &deploy)
+        .await
+        .unwrap_or_else(|e| panic!("building square with cargo-lambda and deploying it: {e}"));
+    let square = deployed.function("square").unwrap();
+    assert_eq!(
+        square.invoke(&json!({"number": 6})).await.unwrap(),
+        json!({"result": 36})
+    );
+    let status = lsk::output::render_text(deployed.view());
+    assert!(
+        status.contains("cargo-lambda (glibc 2.26) build"),
+        "lsk status should say which build square runs:\n{status}"
+    );
+    ls.stop().await.unwrap();
 }
 
 #[tokio::test]

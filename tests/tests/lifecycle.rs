@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use lsk::{BackendChoice, LocalStack, StartOptions};
-use lsk_e2e::{Spec, eventually, root};
+use lsk_e2e::{Spec, container_exists, eventually, root};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
@@ -213,21 +213,6 @@ async fn docker_child() {
     let _ = std::io::stdout().flush();
     tokio::time::sleep(Duration::from_secs(600)).await;
     drop(ls);
-}
-
-fn container_exists(name: &str) -> bool {
-    let out = std::process::Command::new("docker")
-        .args([
-            "ps",
-            "-a",
-            "--filter",
-            &format!("name=^{name}$"),
-            "--format",
-            "{{.ID}}",
-        ])
-        .output()
-        .expect("docker runs");
-    !String::from_utf8_lossy(&out.stdout).trim().is_empty()
 }
 
 #[test]

@@ -93,6 +93,16 @@ class InitProtocolError(OSError):
     """lsk-init's answer is not HTTP/1.1 as lsk-init writes it."""
 
 
+def _dropped(sock: socket.socket) -> bool:
+    """Whether an idle kept-alive socket can no longer carry a request: the init closed it (it
+    reads as EOF) or it holds bytes nobody asked for. An idle healthy socket is not readable."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
 class InitConnection:
     """A keep-alive HTTP/1.1 connection to one init, with TCP_NODELAY.
 
@@ -127,19 +137,29 @@ class InitConnection:
             + "\r\n"
         )
         request = head.encode("latin-1") + body
+        # Never send a request twice once it may have reached the init: it would run the
+        # invocation twice. A kept-alive socket the init closed while idle is replaced before
+        # sending; a send that fails part-way is retried once on a fresh connection (the init
+        # only acts on a whole request); a failure after the whole request was sent is raised.
+        if self._sock is not None and _dropped(self._sock):
+            self.close()
         for attempt in range(2):
             fresh = self._sock is None
+            if self._sock is None:
+                self._sock = self._connect()
+                self._buf = b""
             try:
-                if self._sock is None:
-                    self._sock = self._connect()
-                    self._buf = b""
                 self._sock.sendall(request)
+            except OSError:
+                self.close()
+                if fresh or attempt == 1:
+                    raise
+                continue
+            try:
                 return self._read_answer()
             except OSError:
                 self.close()
-                # A kept-alive socket may have gone stale; a fresh connection that fails is real.
-                if fresh or attempt == 1:
-                    raise
+                raise
         raise AssertionError("unreachable")
 
     def _recv(self) -> bytes:

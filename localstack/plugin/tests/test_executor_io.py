@@ -19,11 +19,13 @@ from localstack.services.lambda_.invocation.executor_endpoint import InvokeSendE
 
 class FakeInit:
     """Accepts one connection and answers each request with the next scripted raw answer
-    (bytes, or None to close the connection instead). Records the requests it read."""
+    (bytes; None to close the connection instead of answering; (bytes, "close") to answer and
+    then close the idle connection). Records the requests it read."""
 
     def __init__(self, answers):
         self.answers = list(answers)
         self.requests = []
+        self.closed_idle = threading.Event()
         self.listener = socket.socket()
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(4)
@@ -59,6 +61,11 @@ class FakeInit:
                     self.requests.append(request)
                     answer = self.answers.pop(0)
                     if answer is None:
+                        break
+                    if isinstance(answer, tuple):
+                        conn.sendall(answer[0])
+                        conn.shutdown(socket.SHUT_RDWR)
+                        self.closed_idle.set()
                         break
                     conn.sendall(answer)
 
@@ -103,12 +110,28 @@ class InitConnectionTest(unittest.TestCase):
         conn.close()
         fake.close()
 
-    def test_a_stale_kept_alive_connection_is_retried_once_on_a_fresh_one(self):
-        fake = FakeInit([answer(body=b"first"), None, answer(body=b"again")])
+    def test_a_kept_alive_connection_the_init_closed_while_idle_is_replaced_before_sending(self):
+        fake = FakeInit([(answer(body=b"first"), "close"), answer(body=b"again")])
         conn = InitConnection("127.0.0.1", fake.port)
-        self.assertEqual(conn.post_json("/invoke", {})[2], b"first")
-        # The init closed the kept-alive socket without answering; a new one gets the answer.
-        self.assertEqual(conn.post_json("/invoke", {})[2], b"again")
+        self.assertEqual(conn.post_json("/invoke", {"n": 1})[2], b"first")
+        self.assertTrue(fake.closed_idle.wait(5))
+        self.assertEqual(conn.post_json("/invoke", {"n": 2})[2], b"again")
+        self.assertEqual([json.loads(body) for _, body in fake.requests], [{"n": 1}, {"n": 2}])
+        conn.close()
+        fake.close()
+
+    def test_a_request_the_init_received_is_never_sent_twice(self):
+        # The init read the second request and dropped the connection without answering: the
+        # invocation may have run, so it is an error, not a resend.
+        fake = FakeInit([answer(body=b"first"), None, answer(body=b"third")])
+        conn = InitConnection("127.0.0.1", fake.port)
+        self.assertEqual(conn.post_json("/invoke", {"n": 1})[2], b"first")
+        with self.assertRaises(OSError):
+            conn.post_json("/invoke", {"n": 2})
+        self.assertEqual([json.loads(body) for _, body in fake.requests], [{"n": 1}, {"n": 2}])
+        # The next invocation gets a fresh connection.
+        self.assertEqual(conn.post_json("/invoke", {"n": 3})[2], b"third")
+        self.assertEqual(len(fake.requests), 3)
         conn.close()
         fake.close()
 

@@ -1,0 +1,52 @@
+//! What the CLI tests share: running `lsk` as a user would, against a state dir of its own, and
+//! reading the lines it prints.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// `lsk --backend <backend> --state-dir <state> <args>`, so it never meets a user's stack.
+pub fn lsk_on(backend: &str, state: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lsk"))
+        .current_dir(root())
+        .args(["--backend", backend, "--state-dir"])
+        .arg(state)
+        .args(args)
+        .env_remove("LOCALSTACK_ENDPOINT")
+        .env_remove("AWS_ENDPOINT_URL")
+        .output()
+        .expect("lsk runs")
+}
+
+/// Everything a command printed, for assertion messages.
+pub fn text(out: &Output) -> String {
+    format!(
+        "status {}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The printed `<kind>` line (`curl`, `awslocal`) in the block of the item named `name`.
+pub fn line_for(stdout: &str, name: &str, kind: &str) -> Option<String> {
+    let mut in_block = false;
+    for line in stdout.lines() {
+        let t = line.trim_start();
+        if line.starts_with("  ") && !line.starts_with("    ") {
+            in_block = t.starts_with(&format!("{name} ")) || t == name;
+        }
+        // "    curl            curl -s -X POST ..."
+        if in_block && let Some(cmd) = t.strip_prefix(&format!("{kind} ")) {
+            return Some(cmd.trim().to_string());
+        }
+    }
+    None
+}
