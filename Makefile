@@ -64,9 +64,11 @@ bench-tools: install ## Install the pinned cargo-lambda + zig (localstack/build-
 	@.lsk/venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r localstack/build-tools.txt
 	@echo "cargo-lambda and zig installed in .lsk/venv: make bench now adds the anchor row"
 
-lint: ## rustfmt check and clippy with warnings as errors
+lint: install ## rustfmt check, clippy with warnings as errors, ruff on the Python plugin
 	@cargo fmt --all -- --check
 	@cargo clippy --workspace --all-targets --features image-generator/client -- -D warnings
+	@.lsk/venv/bin/ruff check localstack/plugin
+	@.lsk/venv/bin/ruff format --check localstack/plugin
 
 clean: ## Stop everything and remove build outputs and local state (.lsk)
 	-@$(LSK) down --purge 2>/dev/null

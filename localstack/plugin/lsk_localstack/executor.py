@@ -60,9 +60,10 @@ def result_mode() -> str:
         )
     return mode
 
+
 # Every init this LocalStack started, so none outlives it (atexit here; the stdin lifeline
 # inside lsk-init covers SIGKILL of LocalStack).
-_LIVE_INITS: "weakref.WeakSet[ProcessRuntimeExecutor]" = weakref.WeakSet()
+_LIVE_INITS: weakref.WeakSet[ProcessRuntimeExecutor] = weakref.WeakSet()
 
 
 def unsupported_runtime_message(runtime: str | None) -> str:
@@ -264,8 +265,9 @@ class ProcessExecutorEndpoint(ExecutorEndpoint):
             raise InvokeSendError(
                 f"lsk-init at {self.container_address}:{self.container_port} answered /invoke "
                 f"without an inline result ({OUTCOME_HEADER}={outcome!r}, "
-                f"{PAYLOAD_LENGTH_HEADER}={headers.get(PAYLOAD_LENGTH_HEADER)!r}); is LSK_INIT_BIN "
-                "an lsk-init from this workspace? Rebuild it with `cargo build --release -p lsk-init`."
+                f"{PAYLOAD_LENGTH_HEADER}={headers.get(PAYLOAD_LENGTH_HEADER)!r}); is "
+                "LSK_INIT_BIN an lsk-init from this workspace? Rebuild it with "
+                "`cargo build --release -p lsk-init`."
             )
         return InvocationResult(
             request_id,
@@ -322,8 +324,13 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
         _LIVE_INITS.add(self)
         port = self._read_listening_port()
         self.executor_endpoint.connect_to("127.0.0.1", port)
-        LOG.debug("lsk-init %s (pid %s) for %s on port %s", self.id, self.process.pid,
-                  self.function_version.qualified_arn, port)
+        LOG.debug(
+            "lsk-init %s (pid %s) for %s on port %s",
+            self.id,
+            self.process.pid,
+            self.function_version.qualified_arn,
+            port,
+        )
         self.executor_endpoint.wait_for_startup()
 
     def _read_listening_port(self) -> int:
@@ -353,7 +360,7 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
         if not text.startswith(LISTENING_PREFIX):
             self._kill()
             raise LambdaRuntimeException(f"unexpected first line from lsk-init: {text!r}")
-        return int(text[len(LISTENING_PREFIX):].rsplit(":", 1)[1])
+        return int(text[len(LISTENING_PREFIX) :].rsplit(":", 1)[1])
 
     def stop(self) -> None:
         self._stopped = True

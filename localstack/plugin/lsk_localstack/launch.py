@@ -37,7 +37,9 @@ def main() -> None:
         try:
             sys.setswitchinterval(float(interval_ms) / 1000.0)
         except ValueError:
-            sys.stderr.write(f"lsk: ignoring LSK_SWITCH_INTERVAL_MS={interval_ms!r}: not a number\n")
+            sys.stderr.write(
+                f"lsk: ignoring LSK_SWITCH_INTERVAL_MS={interval_ms!r}: not a number\n"
+            )
     if os.environ.get("LSK_LIFELINE") == "1":
         threading.Thread(target=_watch_lifeline, name="lsk-lifeline", daemon=True).start()
     from localstack.runtime.main import main as localstack_main

@@ -1,4 +1,6 @@
-"""A gateway server plugin that listens only where GATEWAY_LISTEN says (stock Twisted binds 0.0.0.0)."""
+"""A gateway server plugin that listens only where GATEWAY_LISTEN says.
+
+Stock Twisted binds 0.0.0.0 whatever host GATEWAY_LISTEN names."""
 
 from __future__ import annotations
 
@@ -44,16 +46,14 @@ class LoopbackTwistedServerPlugin(RuntimeServerPlugin):
 
         class LoopbackTwistedRuntimeServer(TwistedRuntimeServer):
             def register(self, gateway, listen, ssl_creds=None):
+                from localstack import config
                 from rolo.serving.twisted import TwistedGateway
                 from twisted.internet import endpoints, reactor
 
-                from localstack import config
-
                 site = TwistedGateway(gateway)
                 if ssl_creds:
-                    from twisted.internet import ssl
-
                     from localstack.aws.serving.twisted import TLSMultiplexerFactory
+                    from twisted.internet import ssl
 
                     cert_file_name, key_file_name = ssl_creds
                     ctx = ssl.DefaultOpenSSLContextFactory(key_file_name, cert_file_name)

@@ -9,12 +9,13 @@ import socket
 import threading
 import unittest
 
+from localstack.services.lambda_.invocation.executor_endpoint import InvokeSendError
+
 from lsk_localstack.executor import (
     InitConnection,
     InitProtocolError,
     ProcessExecutorEndpoint,
 )
-from localstack.services.lambda_.invocation.executor_endpoint import InvokeSendError
 
 
 class FakeInit:

@@ -142,7 +142,7 @@ fn seed_target(project_target: &Path, copy_target: &Path) -> Result<()> {
 
 /// Writes `bytes` to `path` unless it already holds them (unchanged files keep their mtime, so
 /// cargo stays fresh between runs); says whether it wrote.
-fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool> {
+pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool> {
     if fs::read(path).is_ok_and(|old| old == bytes) {
         return Ok(false);
     }
@@ -159,7 +159,7 @@ fn skipped_name(name: &str) -> bool {
 
 /// Makes `to` a copy of `from` (files only written when they differ; files `from` no longer
 /// has are removed).
-fn sync_dir(from: &Path, to: &Path) -> Result<()> {
+pub fn sync_dir(from: &Path, to: &Path) -> Result<()> {
     fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
     let mut keep = std::collections::HashSet::new();
     for entry in fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {

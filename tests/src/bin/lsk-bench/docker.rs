@@ -10,7 +10,12 @@
 //!   is present. Removing a hash tag is not enough for that: while another tag (`lsk image`'s
 //!   `lsk-localstack:latest`, an older build) holds the same layers, docker's build cache hands
 //!   them back in seconds. No other image is built, pruned or removed (lsk prunes only the images
-//!   of the base it builds on, here the alias).
+//!   of the base it builds on, here the alias). Every image built on the alias inherits its
+//!   labels, so what the bench built is found by label, even the last image of a build that was
+//!   interrupted (the daemon goes on building after its client is killed).
+//! - the image's inputs (Dockerfile, lock, plugin, lsk-init) are copied under
+//!   `<target>/bench/docker` first: an edit or a rebuild in the workspace while the bench runs
+//!   must not turn the cached `ensure` or a container start into a new build.
 //! - containers are found by the labels lsk puts on them: the owner pid of the attached ones
 //!   (this process) and the project (the developer-loop copy) of the one `lsk up` starts.
 //!
@@ -19,7 +24,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -74,7 +79,9 @@ pub struct Owned {
     pub base: Option<String>,
     /// The image the bench built on it.
     pub image: Option<String>,
-    /// The lsk-init the image holds.
+    /// The copy of the image's inputs it was built from (the root its containers start with).
+    pub inputs: Option<PathBuf>,
+    /// The lsk-init the image holds (a copy).
     pub init: Option<PathBuf>,
 }
 
@@ -113,7 +120,7 @@ async fn docker(args: &[&str], input: Option<&[u8]>, timeout: Duration) -> Resul
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// One field of `docker inspect` of a container.
+/// One field of `docker container inspect`.
 async fn inspect(container: &str, format: &str) -> Result<String> {
     Ok(docker(
         &["inspect", "--format", format, container],
@@ -199,30 +206,52 @@ async fn make_alias(base: &str, nonce: &str) -> Result<String> {
     Ok(alias)
 }
 
-/// Removes the images built on `alias`, then `alias` itself, each by its tag.
-async fn remove_images(alias: &str) -> Result<()> {
-    let filter = format!("label={}={alias}", image::BASE_LABEL);
+/// Top-level images (tagged, or the dangling last image of an interrupted build) carrying the
+/// label `filter` (`key` or `key=value`): (id, `repository:tag`).
+async fn images_with(filter: &str) -> Result<Vec<(String, String)>> {
     let out = docker(
         &[
             "images",
             "--filter",
-            &filter,
+            &format!("label={filter}"),
             "--format",
-            "{{.Repository}}:{{.Tag}}",
-            image::REPOSITORY,
+            "{{.ID}} {{.Repository}}:{{.Tag}}",
         ],
         None,
         DOCKER_TIMEOUT,
     )
     .await?;
-    let mut failed = Vec::new();
-    let built = out
+    Ok(out
         .lines()
-        .map(str::trim)
-        .filter(|t| t.starts_with(image::REPOSITORY) && !t.ends_with(":<none>"));
-    for tag in built.chain(std::iter::once(alias)) {
-        if let Err(e) = docker(&["rmi", tag], None, DOCKER_TIMEOUT).await {
-            failed.push(format!("{e:#}"));
+        .filter_map(|l| l.trim().split_once(' '))
+        .map(|(id, tag)| (id.to_owned(), tag.to_owned()))
+        .collect())
+}
+
+/// Removes images the bench built (found by its labels): by tag where they have one (the
+/// alias last), else by id. Their untagged parents go with them.
+async fn remove_images(images: &[(String, String)]) -> Result<()> {
+    let mut order: Vec<&(String, String)> = images.iter().collect();
+    // Built images, then aliases, then what has no tag.
+    order.sort_by_key(|(_, tag)| {
+        (
+            tag.contains("<none>"),
+            tag.starts_with(BASE_REPOSITORY),
+            tag.clone(),
+        )
+    });
+    let mut failed = Vec::new();
+    let mut done = std::collections::HashSet::new();
+    for (id, tag) in order {
+        let target = if tag.contains("<none>") { id } else { tag };
+        if !done.insert(target.clone()) {
+            continue;
+        }
+        if let Err(e) = docker(&["rmi", target], None, DOCKER_TIMEOUT).await {
+            // An untagged image already deleted with its child is no failure.
+            if !format!("{e:#}").contains("No such image") {
+                failed.push(format!("{e:#}"));
+            }
         }
     }
     if failed.is_empty() {
@@ -233,42 +262,66 @@ async fn remove_images(alias: &str) -> Result<()> {
 }
 
 /// Removes what a bench that was killed left in Docker: the container of its developer-loop
-/// `lsk up`, and its base aliases with their images (not those of a bench still running).
+/// `lsk up`, and its images (those of a bench still running are left alone).
 async fn sweep_stale(ctx: &Ctx) {
     let state = lsk::backend::state_dir(&ctx.devloop_dir());
     if let Ok(true) = kit::stop_detached(&state).await {
         progress("docker: removed the container an earlier bench's `lsk up` left");
     }
-    let Ok(out) = docker(
-        &[
-            "images",
-            BASE_REPOSITORY,
-            "--format",
-            "{{.Repository}}:{{.Tag}}",
-        ],
-        None,
-        DOCKER_TIMEOUT,
-    )
-    .await
-    else {
+    let Ok(images) = images_with(OWNER_LABEL).await else {
         return;
     };
     let label = format!("{{{{index .Config.Labels \"{OWNER_LABEL}\"}}}}");
-    for alias in out.lines().map(str::trim).filter(|a| !a.is_empty()) {
-        let owner = inspect(alias, &label)
-            .await
-            .ok()
-            .and_then(|p| p.parse::<u32>().ok());
+    let mut stale = Vec::new();
+    for (id, tag) in images {
+        let owner = docker(
+            &["image", "inspect", "--format", &label, &id],
+            None,
+            DOCKER_TIMEOUT,
+        )
+        .await
+        .ok()
+        .and_then(|p| p.trim().parse::<u32>().ok());
         if owner.is_some_and(|pid| pid != std::process::id() && procs::is_alive(pid)) {
             continue;
         }
-        progress(&format!(
-            "docker: removing {alias} and its image, left by an earlier bench"
-        ));
-        if let Err(e) = remove_images(alias).await {
-            progress(&format!("docker: could not remove them: {e:#}"));
-        }
+        stale.push((id, tag));
     }
+    if stale.is_empty() {
+        return;
+    }
+    progress(&format!(
+        "docker: removing {} image(s) an earlier bench left",
+        stale.len()
+    ));
+    if let Err(e) = remove_images(&stale).await {
+        progress(&format!("docker: could not remove them all: {e:#}"));
+    }
+}
+
+/// Copies what our image is made of (Dockerfile, lock, plugin; the venv linked for its `uv`)
+/// and `init` under `dir`; returns the copy's root and lsk-init.
+fn snapshot_inputs(root: &Path, init: &Path, dir: &Path) -> Result<(PathBuf, PathBuf)> {
+    let inputs = dir.join("inputs");
+    let ls = Path::new("localstack");
+    for sub in [Path::new(image::PLUGIN), &ls.join("docker")] {
+        devloop::sync_dir(&root.join(sub), &inputs.join(sub))?;
+    }
+    let lock = std::fs::read(root.join(image::LOCK))
+        .with_context(|| format!("reading {}", root.join(image::LOCK).display()))?;
+    devloop::write_if_changed(&inputs.join(image::LOCK), &lock)?;
+    let venv = root.join(".lsk").join("venv");
+    let link = inputs.join(".lsk").join("venv");
+    std::fs::create_dir_all(inputs.join(".lsk"))?;
+    if std::fs::read_link(&link).ok().as_deref() != Some(venv.as_path()) {
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&venv, &link)
+            .with_context(|| format!("linking {} to {}", link.display(), venv.display()))?;
+    }
+    let init_copy = dir.join("lsk-init");
+    std::fs::copy(init, &init_copy)
+        .with_context(|| format!("copying {} to {}", init.display(), init_copy.display()))?;
+    Ok((inputs, init_copy))
 }
 
 /// Asks for a Docker daemon; records its version (or why there is none) on the machine line.
@@ -363,11 +416,13 @@ async fn image_phase(ctx: &Ctx, report: &mut Report, owned: &mut Owned) -> Resul
     let base_took = started.elapsed();
     let alias = make_alias(&base, &ctx.plan.nonce).await?;
     owned.base = Some(alias.clone());
-    let init = lsk::build::build_init_for_image(&ctx.root, &shown).await?;
+    let built_init = lsk::build::build_init_for_image(&ctx.root, &shown).await?;
+    let (inputs, init) = snapshot_inputs(&ctx.root, &built_init, &ctx.bench_dir.join("docker"))?;
+    owned.inputs = Some(inputs.clone());
     owned.init = Some(init.clone());
 
     let started = Instant::now();
-    let tag = image::ensure(&ctx.root, &init, Some(&alias), &shown).await?;
+    let tag = image::ensure(&inputs, &init, Some(&alias), &shown).await?;
     let cold = started.elapsed();
     owned.image = Some(tag.clone());
     report.set(
@@ -385,7 +440,7 @@ async fn image_phase(ctx: &Ctx, report: &mut Report, owned: &mut Owned) -> Resul
     let mut cached = Vec::with_capacity(CACHED_SAMPLES);
     for _ in 0..CACHED_SAMPLES {
         let started = Instant::now();
-        let again = image::ensure(&ctx.root, &init, Some(&alias), &Progress::silent()).await?;
+        let again = image::ensure(&inputs, &init, Some(&alias), &Progress::silent()).await?;
         cached.push(started.elapsed());
         if again != tag {
             bail!("ensure gave {again} after building {tag}: an input changed while the bench ran");
@@ -413,7 +468,11 @@ async fn start_container(ctx: &Ctx, owned: &Owned, label: &str) -> Result<(Local
         std::fs::remove_dir_all(&state_dir)
             .with_context(|| format!("clearing {}", state_dir.display()))?;
     }
-    let mut opts = StartOptions::new(&ctx.root)
+    let root = owned
+        .inputs
+        .as_deref()
+        .ok_or_else(|| anyhow!("the image's inputs were not copied"))?;
+    let mut opts = StartOptions::new(root)
         .port(0)
         .init_bin(owned.init.clone())
         .docker_base(owned.base.clone())
@@ -778,11 +837,23 @@ pub async fn cleanup(ctx: &Ctx, report: &mut Report, owned: &Owned) {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    if let Some(alias) = &owned.base {
-        progress(&format!(
-            "removing the bench's images ({alias} and what was built on it)"
-        ));
-        if let Err(e) = remove_images(alias).await {
+    if owned.base.is_some() {
+        let run = format!("{RUN_LABEL}={}", ctx.plan.nonce);
+        let removed = async {
+            let images = images_with(&run).await?;
+            progress(&format!(
+                "removing the bench's images: {}",
+                images
+                    .iter()
+                    .map(|(id, tag)| if tag.contains("<none>") { id } else { tag })
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            remove_images(&images).await
+        }
+        .await;
+        if let Err(e) = removed {
             report
                 .errors
                 .push(format!("removing the bench's images: {e:#}"));
