@@ -102,6 +102,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Make a new function: a crate under lambdas/, a workspace member, a [functions.<name>]
+    /// table in lsk.toml (created if missing), a handler test with real event fixtures
+    New {
+        /// Function and crate name (lowercase letters, digits, hyphens)
+        name: String,
+        /// Give it a function URL (auth NONE)
+        #[arg(long)]
+        url: bool,
+        /// Trigger it from this SQS queue (declared with a dead-letter queue if lsk.toml lacks it)
+        #[arg(long, value_name = "QUEUE")]
+        sqs: Option<String>,
+    },
     /// Build our LocalStack image (the docker backend's) if missing, tag it lsk-localstack:latest
     /// for the compose file, and print its tag
     Image {
@@ -286,6 +298,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Status { json } => status(&target, json).await,
         Command::Down { purge } => down(&target, purge).await,
         Command::Image { base } => image(&target, base.as_deref()).await,
+        Command::New { name, url, sqs } => new_function(&target, name, url, sqs),
         Command::Invoke {
             function,
             data,
@@ -580,6 +593,46 @@ async fn logs(
             invoke::log_group(function)
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn new_function(target: &Target, name: String, url: bool, sqs: Option<String>) -> Result<ExitCode> {
+    // The workspace root: next to `--manifest` if given, else the nearest Cargo workspace
+    // around this directory (never an lsk.toml further up that belongs to another workspace).
+    let root = match &target.manifest {
+        Some(path) => path
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(".")),
+        None => {
+            let cwd = std::env::current_dir().context("reading the current directory")?;
+            lsk::scaffold::workspace_root(&cwd)?
+        }
+    };
+    let created = lsk::scaffold::create(
+        &root,
+        &lsk::scaffold::NewFunction {
+            name: name.clone(),
+            url,
+            sqs,
+        },
+    )?;
+    eprintln!("created {}", created.crate_dir.display());
+    for f in &created.files {
+        eprintln!("  {}", f.strip_prefix(&root).unwrap_or(f).display());
+    }
+    eprintln!(
+        "{} [functions.{name}] in {}; added lambdas/{name} to the workspace members",
+        if created.manifest_created {
+            "created lsk.toml with"
+        } else {
+            "added"
+        },
+        created.manifest.display()
+    );
+    eprintln!(
+        "next: cargo test -p {name}, then `lsk up` (or `lsk deploy`) and `lsk invoke {name}`"
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -15,6 +15,7 @@ pub mod manifest;
 pub mod output;
 pub mod package;
 pub mod progress;
+pub mod scaffold;
 pub mod stack;
 
 pub use backend::{BackendChoice, BackendKind, Env, LocalStack, StartOptions};

@@ -1,5 +1,7 @@
 //! What the CLI tests share: running `lsk` as a user would, against a state dir of its own, and
 //! reading the lines it prints.
+// Each test binary uses only some of these.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
