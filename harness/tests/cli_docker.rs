@@ -6,11 +6,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{line_for, root, text};
+use common::{Down, line_for, root, text};
 
 fn lsk(state: &Path, args: &[&str]) -> Output {
     common::lsk_on("docker", state, args)
@@ -24,19 +24,14 @@ fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-/// Removes what `lsk up` started even when an assertion fails half-way.
-struct Down(PathBuf);
-impl Drop for Down {
-    fn drop(&mut self) {
-        let _ = lsk(&self.0, &["down"]);
-    }
-}
-
 #[test]
 fn up_on_docker_prints_lines_that_work_and_down_removes_the_container() {
     let state = root().join("target/lsk-e2e/cli-docker");
     let _ = std::fs::remove_dir_all(&state);
-    let guard = Down(state.clone());
+    let guard = Down {
+        backend: "docker",
+        state: state.clone(),
+    };
 
     let up = lsk(&state, &["--port", "0", "up"]);
     assert!(

@@ -5,10 +5,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{line_for, root, text};
+use common::{Down, line_for, root, text};
 
 fn lsk(state: &Path, args: &[&str]) -> Output {
     common::lsk_on("native", state, args)
@@ -18,19 +18,14 @@ fn curl_line_for(stdout: &str, name: &str) -> Option<String> {
     line_for(stdout, name, "curl")
 }
 
-/// Stops what `lsk up` started even when an assertion fails half-way.
-struct Down(PathBuf);
-impl Drop for Down {
-    fn drop(&mut self) {
-        let _ = lsk(&self.0, &["down"]);
-    }
-}
-
 #[test]
 fn up_deploy_redeploy_and_down_on_the_native_backend() {
     let state = root().join("target/lsk-e2e/cli-native");
     let _ = std::fs::remove_dir_all(&state);
-    let guard = Down(state.clone());
+    let guard = Down {
+        backend: "native",
+        state: state.clone(),
+    };
 
     let up = lsk(&state, &["--port", "0", "up"]);
     assert!(up.status.success(), "lsk up failed:\n{}", text(&up));

@@ -27,6 +27,19 @@ pub fn lsk_on(backend: &str, state: &Path, args: &[&str]) -> Output {
         .expect("lsk runs")
 }
 
+/// Runs `lsk down` on its backend and state dir when dropped, so what `lsk up` started is
+/// stopped even when an assertion fails half-way.
+pub struct Down {
+    pub backend: &'static str,
+    pub state: PathBuf,
+}
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        let _ = lsk_on(self.backend, &self.state, &["down"]);
+    }
+}
+
 /// Everything a command printed, for assertion messages.
 pub fn text(out: &Output) -> String {
     format!(
