@@ -695,14 +695,30 @@ async fn memory_rows(ep: &Endpoints, pid: u32, name: &str, report: &mut Report) 
         .into_iter()
         .filter(|e| e.function == FUNCTION)
         .count();
-    let all_kb: u64 = std::iter::once(pid)
+    let mut by_process: Vec<(u64, u32)> = std::iter::once(pid)
         .chain(procs::descendants(pid))
-        .filter_map(procs::rss_kb)
-        .sum();
+        .filter_map(|p| procs::rss_kb(p).map(|kb| (kb, p)))
+        .collect();
+    let all_kb: u64 = by_process.iter().map(|(kb, _)| kb).sum();
+    by_process.sort_unstable_by(|a, b| b.cmp(a));
+    let largest: Vec<String> = by_process
+        .iter()
+        .take(3)
+        .map(|(kb, p)| {
+            let cl = procs::cmdline(*p).unwrap_or_default();
+            format!(
+                "{} {:.1} MB",
+                crate::http::truncate(&cl, 60),
+                *kb as f64 / 1024.0
+            )
+        })
+        .collect();
     let mut note = format!(
-        "docker stats MemUsage {:?} (cgroup memory: RSS and page cache in use); VmRSS of the container's processes {:.1} MB, {envs} square environment(s), {rounds} round(s) of 2 concurrent invokes",
+        "docker stats MemUsage {:?} (cgroup memory: RSS and page cache in use); VmRSS of the container's {} processes {:.1} MB (largest: {}), {envs} square environment(s), {rounds} round(s) of 2 concurrent invokes",
         usage.trim(),
-        all_kb as f64 / 1024.0
+        by_process.len(),
+        all_kb as f64 / 1024.0,
+        largest.join(", ")
     );
     if let Some(native) = report.get("rss_total") {
         note.push_str(&format!(
@@ -770,7 +786,7 @@ pub async fn lsk_up_phase(ctx: &Ctx, report: &mut Report, owned: &Owned) {
         (Some(ran), _) => report.note(
             "docker_lsk_up",
             format!(
-                "containers ran {ran}, built by the untimed first `lsk up` (the copy's lsk-init differs from the project's)"
+                "containers ran {ran}, built by the untimed first `lsk up`: the copy's image inputs differ from the bench's (the workspace changed while the bench ran)"
             ),
         ),
         _ => {}
