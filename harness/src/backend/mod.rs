@@ -743,7 +743,9 @@ impl LocalStack {
         let phase = opts.progress.phase("localstack");
         let endpoint = local_endpoint(port);
         let spec_for = |name: &str, labels| match flavour {
-            docker::Flavour::Kit => docker::kit_spec(&image, name, port, labels),
+            docker::Flavour::Kit => {
+                docker::kit_spec(&image, name, port, labels, docker::Network::for_kit())
+            }
             docker::Flavour::Official => {
                 docker::official_spec(name, port, opts.env.auth_token.as_deref(), labels)
             }
