@@ -551,56 +551,98 @@ async fn run_streaming_with(
             cmd.env_remove(&key);
         }
     }
-    cmd.envs(env.iter().map(|(k, v)| (k, v)));
-    let mut child = cmd
+    cmd.envs(env.iter().map(|(k, v)| (k, v)))
         .args(args)
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|source| BuildError::Spawn {
-            command: command.clone(),
-            source,
-        })?;
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
-    let out_task = tokio::spawn(async move {
-        let mut lines = Vec::new();
-        if let Some(out) = stdout {
-            let mut reader = BufReader::new(out).lines();
-            while let Ok(Some(l)) = reader.next_line().await {
-                lines.push(l);
-            }
-        }
-        lines
-    });
-    let mut kept = Vec::new();
-    if let Some(err) = stderr {
-        let mut reader = BufReader::new(err).lines();
-        while let Ok(Some(l)) = reader.next_line().await {
-            phase.update(&l);
-            if !is_progress_line(&l) {
-                kept.push(l);
-            }
-        }
-    }
-    let status = child.wait().await.map_err(|source| BuildError::Spawn {
-        command: command.clone(),
-        source,
-    })?;
-    let stdout_lines = out_task.await.unwrap_or_default();
-    if status.success() {
-        Ok(stdout_lines)
+        .current_dir(root);
+    // cargo reports progress and errors on stderr, artifacts (JSON) on stdout.
+    let ran = run_with_progress(cmd, &command, phase, ShownStream::OnStderr).await?;
+    if ran.success {
+        Ok(ran.quiet)
     } else {
         // Keep the end: the summary and the last errors matter most.
+        let kept: Vec<String> = ran
+            .shown
+            .into_iter()
+            .filter(|l| !is_progress_line(l))
+            .collect();
         let start = kept.len().saturating_sub(400);
         Err(BuildError::Compile {
             command,
             output: kept[start..].join("\n"),
         })
     }
+}
+
+/// Which of a child's streams is shown as progress.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ShownStream {
+    OnStdout,
+    OnStderr,
+}
+
+/// A finished child: whether it succeeded, the lines of the stream shown as progress, and the
+/// lines of the other one.
+struct Ran {
+    success: bool,
+    shown: Vec<String>,
+    quiet: Vec<String>,
+}
+
+/// Every line of `stream`, each shown in `phase` as it comes when one is given.
+async fn read_lines(
+    stream: Option<impl tokio::io::AsyncRead + Unpin>,
+    phase: Option<&crate::progress::Phase>,
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(stream) = stream {
+        let mut reader = BufReader::new(stream).lines();
+        while let Ok(Some(l)) = reader.next_line().await {
+            if let Some(phase) = phase {
+                phase.update(&l);
+            }
+            lines.push(l);
+        }
+    }
+    lines
+}
+
+/// Runs `cmd` to the end, each line of the `progress` stream shown in `phase` as it comes; both
+/// streams are read at once, so neither can fill its pipe and stall the child.
+async fn run_with_progress(
+    mut cmd: Command,
+    command: &str,
+    phase: &crate::progress::Phase,
+    progress: ShownStream,
+) -> Result<Ran, BuildError> {
+    let spawn_error = |source| BuildError::Spawn {
+        command: command.to_owned(),
+        source,
+    };
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(spawn_error)?;
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    let (shown, quiet) = match progress {
+        ShownStream::OnStderr => {
+            let quiet = tokio::spawn(read_lines(stdout, None));
+            (read_lines(stderr, Some(phase)).await, quiet)
+        }
+        ShownStream::OnStdout => {
+            let quiet = tokio::spawn(read_lines(stderr, None));
+            (read_lines(stdout, Some(phase)).await, quiet)
+        }
+    };
+    let quiet = quiet.await.unwrap_or_default();
+    let status = child.wait().await.map_err(spawn_error)?;
+    Ok(Ran {
+        success: status.success(),
+        shown,
+        quiet,
+    })
 }
 
 /// Built binaries: function name -> executable path.
@@ -809,44 +851,13 @@ pub async fn ensure_cargo_lambda(root: &Path, progress: &Progress) -> Result<Pat
         command: command.clone(),
         output,
     };
-    let mut child = Command::new(&python)
-        .args(&args)
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|source| BuildError::Spawn {
-            command: command.clone(),
-            source,
-        })?;
+    let mut cmd = Command::new(&python);
+    cmd.args(&args).current_dir(root);
     // pip reports progress on stdout (Collecting, Downloading, Installing) and errors on stderr.
-    let stderr = child.stderr.take();
-    let err_task = tokio::spawn(async move {
-        let mut lines = Vec::new();
-        if let Some(err) = stderr {
-            let mut reader = BufReader::new(err).lines();
-            while let Ok(Some(l)) = reader.next_line().await {
-                lines.push(l);
-            }
-        }
-        lines
-    });
-    let mut kept = Vec::new();
-    if let Some(out) = child.stdout.take() {
-        let mut reader = BufReader::new(out).lines();
-        while let Ok(Some(l)) = reader.next_line().await {
-            phase.update(&l);
-            kept.push(l);
-        }
-    }
-    let status = child.wait().await.map_err(|source| BuildError::Spawn {
-        command: command.clone(),
-        source,
-    })?;
-    kept.extend(err_task.await.unwrap_or_default());
-    if !status.success() {
+    let ran = run_with_progress(cmd, &command, &phase, ShownStream::OnStdout).await?;
+    if !ran.success {
+        let mut kept = ran.shown;
+        kept.extend(ran.quiet);
         let start = kept.len().saturating_sub(40);
         return Err(failed(kept[start..].join("\n")));
     }

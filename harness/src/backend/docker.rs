@@ -299,31 +299,41 @@ pub fn render_compose() -> String {
     )
 }
 
-/// Runs `docker ARGS` to completion; stdout on success.
-async fn docker(args: &[String], step: &str, timeout: Duration) -> Result<String, BackendError> {
-    let mut command = Command::new("docker");
+/// Runs `program ARGS` to completion: stdout on success, else what went wrong (no answer
+/// within `timeout`, could not start, or the last lines of its stderr).
+pub(super) async fn run_to_end(
+    program: &str,
+    args: &[impl AsRef<std::ffi::OsStr>],
+    timeout: Duration,
+) -> Result<String, String> {
+    let mut command = Command::new(program);
     command
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    let failed = |detail: String| BackendError::Docker {
-        step: step.to_owned(),
-        command: display_command("docker", args),
-        detail,
-    };
     let output = tokio::time::timeout(timeout, command.output())
         .await
-        .map_err(|_| failed(format!("no answer within {} s", timeout.as_secs())))?
-        .map_err(|e| failed(e.to_string()))?;
+        .map_err(|_| format!("`{program}` gave no answer within {} s", timeout.as_secs()))?
+        .map_err(|e| format!("could not run `{program}`: {e}"))?;
     if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    } else {
-        Err(failed(
-            String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        ))
+        return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
     }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.trim().lines().collect();
+    Err(lines[lines.len().saturating_sub(25)..].join("\n"))
+}
+
+/// Runs `docker ARGS` to completion; stdout on success.
+async fn docker(args: &[String], step: &str, timeout: Duration) -> Result<String, BackendError> {
+    run_to_end("docker", args, timeout)
+        .await
+        .map_err(|detail| BackendError::Docker {
+            step: step.to_owned(),
+            command: display_command("docker", args),
+            detail,
+        })
 }
 
 fn strings(args: &[&str]) -> Vec<String> {
@@ -485,7 +495,24 @@ pub async fn stop_detached(state_dir: &Path) -> Result<bool, BackendError> {
     Ok(existed)
 }
 
-/// `docker rm -f ID`; false when no such container exists.
+/// Whether a container with this id or exact name exists (running or not).
+async fn exists(id_or_name: &str) -> Result<bool, BackendError> {
+    for filter in [format!("id={id_or_name}"), format!("name=^{id_or_name}$")] {
+        let found = docker(
+            &strings(&["ps", "-aq", "--filter", &filter]),
+            "docker ps",
+            Duration::from_secs(30),
+        )
+        .await?;
+        if !found.trim().is_empty() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// `docker rm -f ID`; false when no such container exists (it may have gone by itself, e.g.
+/// `--rm` after the lifeline stopped it, between any check and the removal).
 async fn remove(id: &str) -> Result<bool, BackendError> {
     match docker(
         &strings(&["rm", "-f", "-v", id]),
@@ -495,10 +522,8 @@ async fn remove(id: &str) -> Result<bool, BackendError> {
     .await
     {
         Ok(_) => Ok(true),
-        Err(BackendError::Docker { detail, .. }) if detail.contains("No such container") => {
-            Ok(false)
-        }
-        Err(e) => Err(e),
+        Err(e) if exists(id).await? => Err(e),
+        Err(_) => Ok(false),
     }
 }
 

@@ -11,11 +11,9 @@
 //! Debian's packages.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use tokio::process::Command;
 
 use super::BackendError;
 use crate::progress::Progress;
@@ -101,36 +99,13 @@ async fn run(
     step: &str,
     timeout: Duration,
 ) -> Result<String, BackendError> {
-    let mut command = Command::new(program);
-    command
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(timeout, command.output())
+    super::docker::run_to_end(program, args, timeout)
         .await
-        .map_err(|_| BackendError::Image {
+        .map_err(|detail| BackendError::Image {
             step: step.to_owned(),
-            detail: format!("`{program}` gave no answer within {} s", timeout.as_secs()),
-            hint: None,
-        })?
-        .map_err(|e| BackendError::Image {
-            step: step.to_owned(),
-            detail: format!("could not run `{program}`: {e}"),
-            hint: None,
-        })?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    } else {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let tail: Vec<&str> = stderr.lines().rev().take(25).collect();
-        Err(BackendError::Image {
-            step: step.to_owned(),
-            detail: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+            detail,
             hint: None,
         })
-    }
 }
 
 /// The id of a local image, or None when the engine does not have it.
