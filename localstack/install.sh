@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs the pinned native LocalStack (requirements.lock) plus our plugin into <root>/.lsk/venv.
+# Installs the pinned native LocalStack (requirements.lock) plus our plugin into a venv: LSK_VENV
+# if set (lsk sets it to <workspace>/.lsk/venv, as it runs this script from the copy of the kit it
+# unpacks into <workspace>/.lsk/kit/ in any workspace but lsk's own), else <root>/.lsk/venv.
 # Idempotent: a second run with nothing changed returns at once (a stamp records what was installed).
 set -euo pipefail
 

@@ -7,8 +7,12 @@
 //! Two targets: `host` (plain `cargo build`, for the native backend where Lambdas run as host
 //! processes) and `lambda` (`cargo lambda build` with zig, binaries linked for glibc 2.26 that run
 //! on Amazon Linux 2 and 2023, for the docker backend and real AWS). When no cargo-lambda is
-//! installed, the pinned cargo-lambda and zig (`localstack/build-tools.txt`) are installed into
-//! `<root>/.lsk/venv` first.
+//! installed, the pinned cargo-lambda and zig (the kit's `localstack/build-tools.txt`) are
+//! installed into `<root>/.lsk/venv` first.
+//!
+//! `lsk-init` is built from the kit's sources (see [`crate::kit`]): in the kit's own checkout as
+//! the workspace member it is there, in any other workspace from the standalone manifest of the
+//! unpacked kit (`--manifest-path`), into the workspace's target directory.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{OsStr, OsString};
@@ -139,6 +143,8 @@ pub enum BuildError {
         #[source]
         source: crate::backend::native::NativeError,
     },
+    #[error(transparent)]
+    Kit(#[from] crate::kit::KitError),
     #[error("installing cargo-lambda and zig into {venv} failed (`{command}`):\n{output}")]
     ToolInstall {
         venv: PathBuf,
@@ -151,11 +157,11 @@ impl BuildError {
     pub fn hint(&self) -> Option<String> {
         match self {
             BuildError::BuildToolsMissing { .. } => Some(
-                "run lsk from the kit's workspace (where localstack/build-tools.txt is), or install cargo-lambda and zig yourself (`pip install cargo-lambda ziglang`, or `cargo install cargo-lambda` and a zig on PATH); the native backend (--backend native) needs neither"
+                "remove .lsk/kit so lsk unpacks its files again, or install cargo-lambda and zig yourself (`pip install cargo-lambda ziglang`, or `cargo install cargo-lambda` and a zig on PATH); the native backend (--backend native) needs neither"
                     .into(),
             ),
             BuildError::ToolVenv { .. } => Some(
-                "run `bash localstack/install.sh` to see what fails, or install cargo-lambda and zig yourself (`pip install cargo-lambda ziglang`) so lsk finds cargo-lambda on PATH"
+                "see .lsk/install.log for what failed, or install cargo-lambda and zig yourself (`pip install cargo-lambda ziglang`) so lsk finds cargo-lambda on PATH"
                     .into(),
             ),
             BuildError::ToolInstall { .. } => Some(
@@ -678,7 +684,7 @@ pub async fn build(
     let mut built = match target {
         BuildTarget::Host => build_host(&root, &ws, &wanted, include_init, progress).await?,
         BuildTarget::Lambda => {
-            let mut built = build_lambda(&root, &ws, &wanted, progress).await?;
+            let mut built = build_lambda(&root, &ws, &wanted, None, progress).await?;
             if include_init {
                 built.init = Some(build_init(&root, progress).await?);
             }
@@ -714,9 +720,17 @@ async fn build_host(
     let program = cargo();
     let lock = std::fs::read_to_string(ws.workspace_root.join("Cargo.lock")).unwrap_or_default();
     let sdk_args = sdk_opt_level_args(&sdk_service_crates(&lock));
+    let init_manifest = if include_init {
+        init_manifest(root, ws)?
+    } else {
+        None
+    };
     let jobs = runs.iter().map(|&(set, init)| {
         let dir = set_target_dir(&ws.target_directory, set, init);
         let mut args = cargo_build_args(set, init, &dir);
+        if let Some(manifest) = init_manifest.as_ref().filter(|_| init) {
+            args.extend(["--manifest-path".into(), manifest.display().to_string()]);
+        }
         args.extend(sdk_args.iter().cloned());
         let (program, phase) = (&program, &phase);
         async move { run_streaming(program, &args, root, phase).await }
@@ -767,7 +781,8 @@ async fn build_host(
 }
 
 /// The pinned build tools lsk installs into `<root>/.lsk/venv` when a Lambda build needs them:
-/// cargo-lambda and ziglang, with the hash of every wheel (`make lock` writes it).
+/// cargo-lambda and ziglang, with the hash of every wheel (`make lock` writes it). Relative to
+/// the kit root.
 pub const BUILD_TOOLS: &str = "localstack/build-tools.txt";
 
 /// The `cargo-lambda` a Lambda build runs: the project venv's (`<root>/.lsk/venv/bin`, where lsk
@@ -816,7 +831,7 @@ pub async fn ensure_cargo_lambda(root: &Path, progress: &Progress) -> Result<Pat
     }
     let venv_bin = crate::stack::venv_bin(root);
     let venv = root.join(".lsk").join("venv");
-    let requirements = root.join(BUILD_TOOLS);
+    let requirements = crate::kit::Kit::for_workspace(root)?.path(BUILD_TOOLS);
     if !requirements.is_file() {
         return Err(BuildError::BuildToolsMissing {
             venv,
@@ -826,7 +841,7 @@ pub async fn ensure_cargo_lambda(root: &Path, progress: &Progress) -> Result<Pat
     let phase = progress.phase("build-tools");
     let python = venv_bin.join("python");
     if !python.is_file() {
-        phase.update("creating .lsk/venv with localstack/install.sh");
+        phase.update("creating .lsk/venv with the kit's install.sh");
         crate::backend::native::ensure_installed(root, &|line: &str| phase.update(line))
             .await
             .map_err(|source| BuildError::ToolVenv {
@@ -890,10 +905,12 @@ pub fn lambda_build_path(venv_bin: &Path, inherited: Option<&OsStr>) -> Option<O
     std::env::join_paths(dirs).ok()
 }
 
+/// `manifest`: build from this manifest rather than the workspace's (the kit's `lsk-init`).
 async fn build_lambda(
     root: &Path,
     ws: &Workspace,
     wanted: &[Wanted],
+    manifest: Option<&Path>,
     progress: &Progress,
 ) -> Result<Built, BuildError> {
     if wanted.is_empty() {
@@ -913,7 +930,10 @@ async fn build_lambda(
             continue;
         }
         // `cargo lambda build` runs `cargo-lambda lambda build`: called so, it needs no PATH.
-        let args = cargo_lambda_args(wanted, arch, &lambda_dir);
+        let mut args = cargo_lambda_args(wanted, arch, &lambda_dir);
+        if let Some(manifest) = manifest {
+            args.extend(["--manifest-path".into(), manifest.display().to_string()]);
+        }
         run_streaming_with(cargo_lambda.as_os_str(), &args, root, &phase, &env).await?;
         for w in wanted.iter().filter(|w| w.architecture == arch) {
             let path = lambda_output(&lambda_dir, arch, &w.bin);
@@ -951,7 +971,8 @@ pub async fn build_init_for_image(root: &Path, progress: &Progress) -> Result<Pa
         bin: INIT_BIN.into(),
         architecture,
     }];
-    let built = build_lambda(root, &ws, &wanted, progress).await?;
+    let manifest = init_manifest(root, &ws)?;
+    let built = build_lambda(root, &ws, &wanted, manifest.as_deref(), progress).await?;
     built
         .binaries
         .get(INIT_BIN)
@@ -962,17 +983,25 @@ pub async fn build_init_for_image(root: &Path, progress: &Progress) -> Result<Pa
         })
 }
 
-/// Builds `lsk-init` in release for the native backend and returns its path.
-pub async fn build_init(root: &Path, progress: &Progress) -> Result<PathBuf, BuildError> {
-    let ws = workspace(root).await?;
-    if !ws.packages.contains_key(INIT_PACKAGE) {
-        return Err(BuildError::UnknownPackage {
+/// The manifest `lsk-init` is built from: `None` in the kit's own checkout, where it is a member
+/// of the workspace; else the unpacked kit's standalone one.
+fn init_manifest(root: &Path, ws: &Workspace) -> Result<Option<PathBuf>, BuildError> {
+    let kit = crate::kit::Kit::for_workspace(root)?;
+    match kit.origin() {
+        crate::kit::Origin::Checkout if ws.packages.contains_key(INIT_PACKAGE) => Ok(None),
+        crate::kit::Origin::Checkout => Err(BuildError::UnknownPackage {
             key: "native backend".into(),
             package: INIT_PACKAGE.into(),
             root: root.to_path_buf(),
             members: ws.packages.keys().cloned().collect::<Vec<_>>().join(", "),
-        });
+        }),
+        crate::kit::Origin::Embedded => Ok(Some(kit.init_manifest())),
     }
+}
+
+/// Builds `lsk-init` in release for the native backend and returns its path.
+pub async fn build_init(root: &Path, progress: &Progress) -> Result<PathBuf, BuildError> {
+    let ws = workspace(root).await?;
     let built = build_host(root, &ws, &[], true, progress).await?;
     built.init.ok_or_else(|| BuildError::Missing {
         bin: INIT_BIN.into(),
@@ -1323,6 +1352,9 @@ mod tests {
             return; // a cargo-lambda on PATH is used as it is
         }
         let dir = tempfile::tempdir().unwrap();
+        // A kit whose pins went missing (someone tidied .lsk/kit by hand).
+        let kit = crate::kit::Kit::for_workspace(dir.path()).unwrap();
+        std::fs::remove_file(kit.path(BUILD_TOOLS)).unwrap();
         let err = ensure_cargo_lambda(dir.path(), &Progress::silent())
             .await
             .unwrap_err();
@@ -1343,8 +1375,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let bin = crate::stack::venv_bin(dir.path());
         std::fs::create_dir_all(&bin).unwrap();
-        std::fs::create_dir_all(dir.path().join("localstack")).unwrap();
-        std::fs::write(dir.path().join(BUILD_TOOLS), "cargo-lambda==1.9.2\n").unwrap();
+        // The pins come from the kit, unpacked into the scratch workspace's .lsk/kit.
+        let kit = crate::kit::Kit::for_workspace(dir.path()).unwrap();
+        assert!(kit.path(BUILD_TOOLS).is_file());
         let python = bin.join("python");
         let fake = |script: &str| {
             std::fs::write(&python, script).unwrap();

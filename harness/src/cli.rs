@@ -647,7 +647,7 @@ async fn image(target: &Target, base: Option<&str>) -> Result<ExitCode> {
     eprintln!(
         "tagged {}: LSK_PORT=4566 docker compose -f {} -p {} up -d   (or docker-compose)",
         backend::docker::LATEST_IMAGE,
-        backend::docker::COMPOSE_FILE,
+        backend::docker::compose_path(&root).display(),
         backend::docker::COMPOSE_PROJECT
     );
     Ok(ExitCode::SUCCESS)

@@ -877,9 +877,12 @@ pub async fn logs_tail(id: &str) -> String {
     }
 }
 
-/// Where the compose file lives for a workspace.
+/// Where the compose file lives for a workspace: the kit's copy (see [`crate::kit`]).
 pub fn compose_path(root: &Path) -> PathBuf {
-    root.join(COMPOSE_FILE)
+    match crate::kit::Kit::for_workspace(root) {
+        Ok(kit) => kit.path(COMPOSE_FILE),
+        Err(_) => root.join(COMPOSE_FILE),
+    }
 }
 
 #[cfg(test)]

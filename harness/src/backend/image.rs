@@ -9,6 +9,9 @@
 //! platform, hashes checked, and copied in. The base is a public Python image of the same Debian
 //! release where a registry answers, else an offline base that `make-base.sh` makes from
 //! Debian's packages.
+//!
+//! The Dockerfile, the lock, the plugin and `make-base.sh` are the kit's ([`crate::kit`]): this
+//! checkout's in this repository, the copy inside `lsk` in any other workspace.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,7 +21,7 @@ use sha2::{Digest, Sha256};
 use super::BackendError;
 use crate::progress::Progress;
 
-/// Relative to the kit's root.
+/// Relative to the kit's root ([`crate::kit::Kit::root`]).
 pub const DOCKERFILE: &str = "localstack/docker/Dockerfile";
 pub const MAKE_BASE: &str = "localstack/docker/make-base.sh";
 pub const LOCK: &str = "localstack/requirements.lock";
@@ -88,6 +91,15 @@ fn io_error(what: &str, path: &Path, e: std::io::Error) -> BackendError {
     }
 }
 
+/// The kit's files for the workspace at `root`.
+fn kit_for(root: &Path) -> Result<crate::kit::Kit, BackendError> {
+    crate::kit::Kit::for_workspace(root).map_err(|e| BackendError::Image {
+        step: "finding the kit's files".into(),
+        detail: e.to_string(),
+        hint: None,
+    })
+}
+
 fn read(path: &Path) -> Result<Vec<u8>, BackendError> {
     std::fs::read(path).map_err(|e| io_error("reading", path, e))
 }
@@ -124,7 +136,7 @@ pub async fn local_image_id(image: &str) -> Option<String> {
 
 /// Makes the offline base `lsk-base:<suite>` from Debian's packages.
 async fn make_offline_base(root: &Path, tag: &str, why: &str) -> Result<(), BackendError> {
-    let script = root.join(MAKE_BASE).display().to_string();
+    let script = kit_for(root)?.path(MAKE_BASE).display().to_string();
     run(
         "bash",
         &[&script, tag],
@@ -288,7 +300,7 @@ fn uv(root: &Path) -> Result<PathBuf, BackendError> {
         step: "finding uv".into(),
         detail: format!("{} does not exist and no uv is on PATH", venv_uv.display()),
         hint: Some(
-            "run `make install` (it installs uv into .lsk/venv), or `pip install uv`".into(),
+            "`pip install uv` (on Linux the native backend's install puts one in .lsk/venv: `lsk up --backend native` once, or `make install` in lsk's repository)".into(),
         ),
     })
 }
@@ -303,13 +315,19 @@ pub async fn ensure(
 ) -> Result<String, BackendError> {
     let base = ensure_base(root, base, progress).await?;
     let base_id = local_image_id(&base).await.unwrap_or_default();
-    let dockerfile = read(&root.join(DOCKERFILE))?;
-    let lock = read(&root.join(LOCK))?;
+    let kit = kit_for(root)?;
+    let dockerfile = read(&kit.path(DOCKERFILE))?;
+    let lock = read(&kit.path(LOCK))?;
     let init = read(init_bin)?;
-    let files = plugin_files(root)?;
+    let files = plugin_files(kit.root())?;
     let mut plugin = Vec::new();
     for f in &files {
-        let rel = f.strip_prefix(root).unwrap_or(f).display().to_string();
+        // Named relative to the kit root: the same tag from the checkout and from the copy.
+        let rel = f
+            .strip_prefix(kit.root())
+            .unwrap_or(f)
+            .display()
+            .to_string();
         plugin.push((rel, read(f)?));
     }
     let mut parts: Vec<(&str, &[u8])> = vec![
@@ -328,8 +346,9 @@ pub async fn ensure(
 
     let phase = progress.phase("image");
     // One context per process: two test binaries may build the same tag at once (the second
-    // build then takes every layer from the first one's cache).
-    let ctx = root.join("target").join("lsk").join("image").join(format!(
+    // build then takes every layer from the first one's cache). Under .lsk/, the only place
+    // lsk writes to in a workspace.
+    let ctx = root.join(".lsk").join("image").join(format!(
         "{}-{}",
         tag.rsplit(':').next().unwrap_or("ctx"),
         std::process::id()
@@ -347,7 +366,7 @@ pub async fn ensure(
     ));
     let uv = uv(root)?;
     let uv = uv.display().to_string();
-    let lock_path = root.join(LOCK).display().to_string();
+    let lock_path = kit.path(LOCK).display().to_string();
     let site_arg = site.display().to_string();
     run(
         &uv,
@@ -372,7 +391,7 @@ pub async fn ensure(
     .await?;
 
     for f in &files {
-        let rel = f.strip_prefix(root.join(PLUGIN)).unwrap_or(f);
+        let rel = f.strip_prefix(kit.path(PLUGIN)).unwrap_or(f);
         let dest = ctx.join("plugin").join(rel);
         if let Some(parent) = dest.parent() {
             std::fs::create_dir_all(parent).map_err(|e| io_error("creating", parent, e))?;
@@ -383,7 +402,7 @@ pub async fn ensure(
     std::fs::copy(init_bin, &ctx_init).map_err(|e| io_error("copying", init_bin, e))?;
 
     phase.update(&format!("docker build {tag} on {base} (--network=none)"));
-    let dockerfile_path = root.join(DOCKERFILE).display().to_string();
+    let dockerfile_path = kit.path(DOCKERFILE).display().to_string();
     let ctx_arg = ctx.display().to_string();
     let base_arg = format!("BASE={base}");
     let python_arg = format!("PYTHON_VERSION={python}");

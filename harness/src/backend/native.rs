@@ -1,7 +1,7 @@
 //! The native backend: a pinned LocalStack in a project-local venv, run as a child process.
 //!
-//! `localstack/install.sh` installs LocalStack 4.13.1 and our plugin (process executor,
-//! loopback-only gateway) into `<root>/.lsk/venv`. LocalStack then runs Lambdas as host
+//! The kit's `localstack/install.sh` (see [`crate::kit`]) installs LocalStack 4.13.1 and our
+//! plugin (process executor, loopback-only gateway) into `<root>/.lsk/venv`. LocalStack then runs Lambdas as host
 //! processes through `lsk-init`; nothing here needs Docker.
 //!
 //! Two lifetimes: attached (tests) ties LocalStack to the caller through a stdin pipe, so it
@@ -83,6 +83,8 @@ pub enum NativeError {
         "the lsk-init binary {path} does not exist; build it with `cargo build --release -p lsk-init`"
     )]
     InitMissing { path: PathBuf },
+    #[error(transparent)]
+    Kit(#[from] crate::kit::KitError),
     #[error("processes started by LocalStack survived its stop and were killed: {pids}")]
     LeftBehind { pids: String },
     #[error("{what}: {source}")]
@@ -101,7 +103,7 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> NativeError {
 /// How to start native LocalStack.
 #[derive(Debug, Clone)]
 pub struct NativeConfig {
-    /// Workspace root (holds `localstack/` and `.lsk/`).
+    /// Workspace root (holds `lsk.toml` and `.lsk/`).
     pub project_root: PathBuf,
     /// Where state, logs and the pid file go (default `<root>/.lsk/state`).
     pub state_dir: PathBuf,
@@ -497,12 +499,15 @@ pub async fn probe(project_root: &Path) -> super::NativeProbe {
 }
 
 /// Make sure `<root>/.lsk/venv` holds the pinned LocalStack and our plugin; returns its python.
+/// The install script, lock and plugin are the kit's ([`crate::kit::Kit::for_workspace`]).
 pub async fn ensure_installed(
     project_root: &Path,
     progress: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<PathBuf, NativeError> {
-    let script = project_root.join("localstack").join("install.sh");
-    let python = project_root.join(".lsk/venv/bin/python");
+    let kit = crate::kit::Kit::for_workspace(project_root)?;
+    let script = kit.path(crate::kit::INSTALL_SCRIPT);
+    let venv = project_root.join(".lsk").join("venv");
+    let python = venv.join("bin").join("python");
     if !script.is_file() {
         return Err(NativeError::Install {
             step: "finding the installer".into(),
@@ -511,14 +516,16 @@ pub async fn ensure_installed(
     }
     progress("checking the native LocalStack install (.lsk/venv)");
     let mut cmd = tokio::process::Command::new("bash");
+    // The venv is the workspace's, wherever the script itself lives.
     cmd.arg(&script)
+        .env("LSK_VENV", &venv)
         .current_dir(project_root)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd
         .spawn()
-        .map_err(io("running bash localstack/install.sh"))?;
+        .map_err(io(format!("running bash {}", script.display())))?;
     // Relay the installer's "==>" lines as progress; keep everything for the error message.
     let stderr = child.stderr.take();
     let mut lines_seen = Vec::new();
@@ -535,12 +542,12 @@ pub async fn ensure_installed(
     let status = child
         .wait()
         .await
-        .map_err(io("waiting for localstack/install.sh"))?;
+        .map_err(io(format!("waiting for {}", script.display())))?;
     match status.code() {
         Some(0) => Ok(python),
         Some(3) => Err(NativeError::PythonMissing),
         _ => Err(NativeError::Install {
-            step: format!("bash localstack/install.sh exited with {status}"),
+            step: format!("bash {} exited with {status}", script.display()),
             detail: lines_seen.join("\n"),
         }),
     }
