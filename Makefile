@@ -44,7 +44,7 @@ image: ## Queue a prompt, wait for the PNG, save it under out/: make image PROMP
 		--queue-name image-requests --prompt "$(PROMPT)" --wait --bucket lsk-images --out out $(ARGS)
 
 test: install ## Run every test: unit tests and end to end against LocalStack (started automatically)
-	@cargo test --workspace --features image-generator/client $(ARGS)
+	@cargo test --workspace --features image-generator/client,image-generator/bedrock $(ARGS)
 
 test-py313: install ## Only the Python 3.13 run: our image on a Debian trixie base made offline (make test runs it too)
 	@cargo test -p lsk-e2e --test docker python_3_13 $(ARGS)
@@ -64,9 +64,9 @@ bench-tools: install ## Install the pinned cargo-lambda + zig (localstack/build-
 	@.lsk/venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r localstack/build-tools.txt
 	@echo "cargo-lambda and zig installed in .lsk/venv: make bench now adds the anchor row"
 
-lint: install ## rustfmt check, clippy with warnings as errors, ruff on the Python plugin
+lint: install ## rustfmt check, clippy (every feature) with warnings as errors, ruff on the Python plugin (CI runs it before make test)
 	@cargo fmt --all -- --check
-	@cargo clippy --workspace --all-targets --features image-generator/client -- -D warnings
+	@cargo clippy --workspace --all-targets --all-features -- -D warnings
 	@.lsk/venv/bin/ruff check localstack/plugin
 	@.lsk/venv/bin/ruff format --check localstack/plugin
 

@@ -406,12 +406,24 @@ fn default_max_receive() -> i32 {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Queue {
     pub name: String,
+    /// The visibility timeout the queue has on AWS, checked against AWS's rules.
     pub visibility_timeout: i32,
+    /// `local.visibility_timeout`: what LocalStack gets instead, when the manifest says so
+    /// (a short one lets failing messages reach the DLQ in seconds while testing).
+    pub local_visibility_timeout: Option<i32>,
     pub message_retention: i32,
     pub fifo: bool,
     pub dead_letter: Option<DeadLetter>,
     /// Example message body for the printed `awslocal sqs send-message` line.
     pub example: Option<String>,
+}
+
+impl Queue {
+    /// The visibility timeout lsk deploys: the `local` one when given, else the AWS one.
+    pub fn deployed_visibility_timeout(&self) -> i32 {
+        self.local_visibility_timeout
+            .unwrap_or(self.visibility_timeout)
+    }
 }
 
 /// A validated bucket.
@@ -489,6 +501,16 @@ struct RawQueue {
     dead_letter: Option<RawDeadLetter>,
     #[serde(default)]
     example: Option<String>,
+    #[serde(default)]
+    local: Option<RawQueueLocal>,
+}
+
+/// `[queues.<name>.local]`: values used on LocalStack instead of the AWS ones above them.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQueueLocal {
+    #[serde(default)]
+    visibility_timeout: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -1092,7 +1114,7 @@ impl Manifest {
                         .filter(|q| q.visibility_timeout < f.timeout);
                     if let Some(q) = short {
                         warnings.push(format!(
-                            "queues.{}.visibility_timeout ({} s) is shorter than functions.{}.timeout ({} s): real AWS refuses this event source mapping and may deliver a message twice; LocalStack accepts it",
+                            "queues.{}.visibility_timeout ({} s) is shorter than functions.{}.timeout ({} s): real AWS refuses this event source mapping and may deliver a message twice; LocalStack accepts it. Give the queue at least the function's timeout, and put a shorter value for local tests in `local = {{ visibility_timeout = ... }}`",
                             render_path(&[key(&q.name)]),
                             q.visibility_timeout,
                             f.name,
@@ -1203,6 +1225,20 @@ fn validate_queue(c: &mut Collector<'_, '_>, base: &[Seg], name: &str, raw: RawQ
         0..=43_200,
         "visibility_timeout",
     );
+    let local_visibility_timeout = raw
+        .local
+        .as_ref()
+        .and_then(|l| l.visibility_timeout)
+        .map(|v| {
+            check_range(
+                c,
+                &with(base, &[key("local"), key("visibility_timeout")]),
+                Some(v),
+                DEFAULT_VISIBILITY_TIMEOUT_S,
+                0..=43_200,
+                "visibility_timeout",
+            )
+        });
     let message_retention = check_range(
         c,
         &with(base, &[key("message_retention")]),
@@ -1255,6 +1291,7 @@ fn validate_queue(c: &mut Collector<'_, '_>, base: &[Seg], name: &str, raw: RawQ
     Queue {
         name: name.to_owned(),
         visibility_timeout,
+        local_visibility_timeout,
         message_retention,
         fifo,
         dead_letter,

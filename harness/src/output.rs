@@ -87,6 +87,8 @@ pub struct StackView {
     pub backend: Option<String>,
     pub backend_reason: Option<String>,
     pub pid: Option<u32>,
+    /// What functions see of the filesystem (our LocalStack plugin's `/_lsk/info`).
+    pub function_fs: Option<String>,
     pub functions: Vec<FunctionView>,
     pub queues: Vec<QueueView>,
     pub buckets: Vec<BucketView>,
@@ -193,6 +195,9 @@ fn header(view: &StackView) -> String {
     }
     extra.push(format!("region {}", view.region));
     out.push_str(&format!(" ({})\n", extra.join(", ")));
+    if let Some(fs) = &view.function_fs {
+        out.push_str(&format!("functions run with {fs}\n"));
+    }
     out.push_str(
         "awslocal lines need `eval \"$(lsk env)\"` first (it puts .lsk/venv/bin on PATH and points awslocal here)\n",
     );
@@ -357,6 +362,7 @@ mod tests {
             region: "us-east-1".into(),
             backend: Some("native".into()),
             backend_reason: None,
+            function_fs: None,
             pid: Some(4242),
             functions: vec![square()],
             queues: vec![QueueView {

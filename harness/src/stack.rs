@@ -232,6 +232,9 @@ impl Stack {
             backend: Some(localstack.backend().to_string()),
             backend_reason: Some(localstack.reason().to_owned()),
             pid: localstack.pid(),
+            function_fs: crate::backend::external::kit_info(localstack.endpoint())
+                .await
+                .and_then(|i| i.function_fs_line()),
             functions: Vec::new(),
             queues: Vec::new(),
             buckets: Vec::new(),

@@ -16,6 +16,7 @@ lsk_e2e::backend_suite!(
     square_rejects_bad_input_by_invoke_with_invalid_input_errors,
     square_over_its_function_url,
     the_printed_curl_and_awslocal_lines_work_as_printed,
+    the_readmes_curl_lines_work_without_a_content_type,
     image_generator_over_its_url_stores_a_png_and_serves_it_back,
     image_generator_url_errors_say_what_is_wrong,
     sqs_prompts_become_images_and_poison_messages_reach_the_dlq,
@@ -234,6 +235,76 @@ async fn the_printed_curl_and_awslocal_lines_work_as_printed(kit: &'static Kit) 
         "the printed line `{}` gave {stdout} / {}",
         view.awslocal,
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs a curl line through bash, as a user pastes it, and returns (HTTP status, body).
+fn curl_as_typed(line: &str) -> (String, String) {
+    let out = Command::new("bash")
+        .args(["-c", &format!("{line} -w '\\n%{{http_code}}'")])
+        .output()
+        .expect("bash runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').unwrap_or((&text, ""));
+    (status.to_owned(), body.to_owned())
+}
+
+/// The README's lines have no content type: curl then sends
+/// `application/x-www-form-urlencoded`, and the function must still get the JSON as typed
+/// (base64-encoded, as AWS delivers such bodies), on POST and on other methods.
+async fn the_readmes_curl_lines_work_without_a_content_type(kit: &'static Kit) {
+    let deployed = kit.deployed().await;
+    let square = deployed
+        .function("square")
+        .unwrap()
+        .url()
+        .unwrap()
+        .to_owned();
+    let generator = deployed
+        .function("image-generator")
+        .unwrap()
+        .url()
+        .unwrap()
+        .to_owned();
+
+    let line = format!(r#"curl -s -X POST '{square}' -d '{{"number": 7}}'"#);
+    let (status, body) = curl_as_typed(&line);
+    assert_eq!(
+        (status.as_str(), body.as_str()),
+        ("200", r#"{"result":49}"#),
+        "`{line}` answered {status} {body}"
+    );
+
+    let line = format!(r#"curl -s -X POST '{square}' -d '{{"number": "x"}}'"#);
+    let (status, body) = curl_as_typed(&line);
+    assert_eq!(status, "400", "`{line}` answered {status} {body}");
+    assert!(
+        body.contains(r#"\"number\" must be a JSON number"#),
+        "the README shows this line answering with what is wrong with the number; `{line}` answered {body}"
+    );
+
+    let prompt = format!("a couch on the moon {}", nonce());
+    let line =
+        format!(r#"curl -s -X POST '{generator}generate-image' -d '{{"prompt": "{prompt}"}}'"#);
+    let (status, body) = curl_as_typed(&line);
+    assert_eq!(status, "201", "`{line}` answered {status} {body}");
+    let created: Value =
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("`{line}` answered {body}: {e}"));
+    assert_eq!(
+        created["key"],
+        stub_key(&prompt, None, None),
+        "`{line}` answered {body}"
+    );
+
+    // Other body types reach the function as sent too: text/plain JSON is passed as text.
+    let line = format!(
+        r#"curl -s -X POST '{square}' -H 'content-type: text/plain' --data-binary '{{"number": 3}}'"#
+    );
+    let (status, body) = curl_as_typed(&line);
+    assert_eq!(
+        (status.as_str(), body.as_str()),
+        ("200", r#"{"result":9}"#),
+        "`{line}` answered {status} {body}"
     );
 }
 

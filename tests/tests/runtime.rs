@@ -49,6 +49,8 @@ lsk_e2e::backend_suite!(
     sync_invoke_with_log_tail_returns_that_invocations_logs,
     async_invoke_runs_the_function,
     function_url_answers_curl_at_the_offline_host,
+    function_url_bodies_reach_the_function_as_sent_whatever_the_type,
+    the_function_sees_an_aws_like_filesystem_and_environment,
     sqs_messages_trigger_the_function_and_failures_reach_the_dlq,
     cloudwatch_logs_have_start_end_report_and_the_functions_own_line,
     a_timeout_is_reported_and_the_next_invoke_succeeds,
@@ -153,6 +155,138 @@ async fn function_url_answers_curl_at_the_offline_host(kit: &'static Kit) {
         .await
         .unwrap();
     assert_eq!(bad.status, 400, "{}", seen("POST", &url, &bad));
+}
+
+/// What AWS's provided.al2023 gives a function, where the machine allows a mount namespace
+/// (`lsk status` says which): code at /var/task (read-only), its own /tmp, bash as /bin/sh,
+/// LANG/TZ/PATH as AWS sets them and no TMPDIR. Elsewhere: host paths, said in status and logs.
+async fn the_function_sees_an_aws_like_filesystem_and_environment(kit: &'static Kit) {
+    let deployed = kit.deployed().await;
+    let info = lsk::backend::external::kit_info(deployed.endpoint())
+        .await
+        .expect("our LocalStack answers GET /_lsk/info");
+    let status = lsk::output::render_text(deployed.view());
+    let fs_line = info
+        .function_fs_line()
+        .expect("the info names the filesystem view");
+    assert!(
+        status.contains(&format!("functions run with {fs_line}")),
+        "lsk status must say how functions see the filesystem:\n{status}"
+    );
+    let probe = deployed.function("probe").unwrap();
+    let seen = probe.invoke(&json!({"action": "fs"})).await.unwrap();
+    assert_eq!(seen["lang"], "en_US.UTF-8", "{seen}");
+    assert_eq!(seen["tz"], ":UTC", "{seen}");
+    assert_eq!(seen["lambda_runtime_dir"], "/var/runtime", "{seen}");
+    assert_eq!(
+        seen["path"], "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+        "{seen}"
+    );
+    assert_eq!(seen["tmp_writable"], true, "{seen}");
+    if info.function_fs.as_deref() != Some("namespaced") {
+        assert!(
+            seen["tmpdir"].is_string(),
+            "host paths come with a TMPDIR: {seen}"
+        );
+        assert_ne!(seen["lambda_task_root"], "/var/task", "{seen}");
+        return;
+    }
+    assert_eq!(seen["lambda_task_root"], "/var/task", "{seen}");
+    assert_eq!(seen["cwd"], "/var/task", "{seen}");
+    assert_eq!(seen["tmpdir"], Value::Null, "AWS sets no TMPDIR: {seen}");
+    assert_eq!(
+        seen["code_writable"], false,
+        "/var/task is read-only: {seen}"
+    );
+    assert_eq!(seen["sh_pipefail"], true, "/bin/sh is bash: {seen}");
+    let marker = seen["marker"].as_str().unwrap();
+    let others: Vec<&str> = seen["tmp_entries_before"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|e| *e != marker)
+        .collect();
+    assert!(
+        others.iter().all(|e| e.starts_with("probe-")) && others.len() <= 1,
+        "/tmp is this environment's own (at most an earlier probe run of it): {others:?}"
+    );
+}
+
+/// The probe's URL path that answers with the event it received (`probe::EVENT_ECHO_PATH`).
+const EVENT_ECHO_PATH: &str = "/event";
+
+/// AWS hands a function URL's body to the function as sent: as text for text types, base64 for
+/// everything else (forms and no type included), on every method.
+async fn function_url_bodies_reach_the_function_as_sent_whatever_the_type(kit: &'static Kit) {
+    use base64::Engine as _;
+    let deployed = kit.deployed().await;
+    let probe = deployed.function("probe").unwrap();
+    let url = format!(
+        "{}{}",
+        probe.url().unwrap().trim_end_matches('/'),
+        EVENT_ECHO_PATH
+    );
+    let binary: Vec<u8> = (0..=255u8).collect();
+    let cases: [(&str, Option<&str>, &[u8], bool); 7] = [
+        ("POST", Some("application/json"), br#"{"n": 1}"#, false),
+        ("POST", Some("text/plain"), b"plain words", false),
+        (
+            "POST",
+            Some("application/x-www-form-urlencoded"),
+            br#"{"n": 2}"#,
+            true,
+        ),
+        (
+            "POST",
+            Some("application/x-www-form-urlencoded"),
+            b"a=1&b=two+words",
+            true,
+        ),
+        (
+            "PUT",
+            Some("application/x-www-form-urlencoded"),
+            b"a=3",
+            true,
+        ),
+        ("POST", Some("application/octet-stream"), &binary, true),
+        ("PATCH", None, b"untyped", true),
+    ];
+    for (method, content_type, sent, base64) in cases {
+        let reply = probe
+            .call_url(method, EVENT_ECHO_PATH, Some(sent.to_vec()), content_type)
+            .await
+            .unwrap();
+        let what = format!(
+            "{} (content type {content_type:?}, {} bytes)",
+            seen(method, &url, &reply),
+            sent.len()
+        );
+        assert_eq!(reply.status, 200, "{what}");
+        let event: Value = reply.json().unwrap();
+        assert_eq!(event["isBase64Encoded"], base64, "{what}");
+        let body = event["body"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no body: {what}"));
+        let got = if base64 {
+            base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .unwrap_or_else(|e| panic!("{e}: {what}"))
+        } else {
+            body.as_bytes().to_vec()
+        };
+        assert_eq!(
+            got, sent,
+            "the function got other bytes than were sent: {what}"
+        );
+    }
+
+    let reply = probe
+        .call_url("GET", EVENT_ECHO_PATH, None, None)
+        .await
+        .unwrap();
+    let event: Value = reply.json().unwrap();
+    assert!(event.get("body").is_none(), "a GET without a body: {event}");
 }
 
 async fn sqs_messages_trigger_the_function_and_failures_reach_the_dlq(kit: &'static Kit) {

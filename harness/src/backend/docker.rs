@@ -108,7 +108,16 @@ pub struct ContainerSpec {
     pub env: Vec<(String, String)>,
     /// (host path, container path)
     pub mounts: Vec<(String, String)>,
+    /// Linux capabilities added to Docker's defaults.
+    pub cap_add: Vec<String>,
 }
+
+/// What the kit container needs beyond Docker's default capabilities: lsk-init gives each
+/// function its code at /var/task and a private /tmp in a mount namespace of its own, which
+/// takes CAP_SYS_ADMIN inside the container (Docker's seccomp profile allows unshare(2) only
+/// with it). Where an AppArmor profile still refuses mounts, functions run from host paths and
+/// their first log line says so.
+pub const KIT_CAPABILITIES: &[&str] = &["SYS_ADMIN"];
 
 /// Settings of the kit flavour on host port `port` (the image has the fixed ones).
 pub fn kit_env(port: u16) -> Vec<(String, String)> {
@@ -142,6 +151,7 @@ pub fn kit_spec(
         network,
         env,
         mounts: Vec::new(),
+        cap_add: KIT_CAPABILITIES.iter().map(|c| (*c).to_owned()).collect(),
     }
 }
 
@@ -184,6 +194,7 @@ pub fn official_spec(
         network: Network::Published,
         env,
         mounts: vec![(DOCKER_SOCKET.to_owned(), DOCKER_SOCKET.to_owned())],
+        cap_add: Vec::new(),
     }
 }
 
@@ -248,6 +259,9 @@ pub fn run_args(spec: &ContainerSpec, attached: bool) -> Vec<String> {
     for (host, container) in &spec.mounts {
         args.extend(["-v".into(), format!("{host}:{container}")]);
     }
+    for cap in &spec.cap_add {
+        args.extend(["--cap-add".into(), cap.clone()]);
+    }
     args.push(spec.image.clone());
     args
 }
@@ -287,6 +301,8 @@ pub fn render_compose() -> String {
          \x20 localstack:\n\
          \x20   image: \"${{LSK_IMAGE:-{LATEST_IMAGE}}}\"\n\
          \x20   init: true\n\
+         \x20   # functions get /var/task and a private /tmp in mount namespaces of their own\n\
+         \x20   cap_add: [{caps}]\n\
          \x20   labels:\n\
          \x20     {}: \"{}\"\n\
          \x20     {LABEL_ROLE}: \"compose\"\n\
@@ -295,7 +311,9 @@ pub fn render_compose() -> String {
          \x20     - \"127.0.0.1:${{LSK_PORT:-4566}}:{CONTAINER_PORT}\"\n\
          \x20   environment:\n\
          {env_lines}",
-        LABEL_MANAGED.0, LABEL_MANAGED.1,
+        LABEL_MANAGED.0,
+        LABEL_MANAGED.1,
+        caps = KIT_CAPABILITIES.join(", "),
     )
 }
 
@@ -713,7 +731,11 @@ impl AttachedContainer {
         let (host_ip, host_port) = (spec.host_ip.clone(), spec.host_port.to_string());
         let container_port = format!("{}/tcp", spec.container_port);
         let network = spec.network;
+        let cap_add = spec.cap_add.clone();
         let request = request.with_host_config_modifier(move |host| {
+            if !cap_add.is_empty() {
+                host.cap_add = Some(cap_add.clone());
+            }
             // docker-init reaps the Lambda processes LocalStack orphans; and only loopback.
             host.init = Some(true);
             host.publish_all_ports = Some(false);

@@ -97,6 +97,52 @@ pub async fn health(endpoint: &str, timeout: Duration) -> Result<Health, Backend
     })
 }
 
+/// What our LocalStack plugin says at `GET /_lsk/info` (absent on other LocalStacks).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+pub struct KitInfo {
+    #[serde(default)]
+    pub executor: Option<String>,
+    /// `namespaced` (code at /var/task, a private /tmp) or `host-paths`.
+    #[serde(default)]
+    pub function_fs: Option<String>,
+    /// Why functions run from host paths.
+    #[serde(default)]
+    pub function_fs_reason: Option<String>,
+}
+
+impl KitInfo {
+    /// One line on what functions see of the filesystem, for `lsk status`.
+    pub fn function_fs_line(&self) -> Option<String> {
+        match self.function_fs.as_deref()? {
+            "namespaced" => Some(
+                "code at /var/task (read-only), a private /tmp, bash as /bin/sh (mount namespace)"
+                    .into(),
+            ),
+            _ => Some(format!(
+                "code and TMPDIR at host paths, not /var/task and /tmp ({})",
+                self.function_fs_reason
+                    .as_deref()
+                    .unwrap_or("no reason given")
+            )),
+        }
+    }
+}
+
+/// `GET /_lsk/info`, or None when this LocalStack does not run our plugin (or does not answer).
+pub async fn kit_info(endpoint: &str) -> Option<KitInfo> {
+    let url = format!("{}/_lsk/info", endpoint.trim_end_matches('/'));
+    let response = http_client(Duration::from_secs(15))
+        .ok()?
+        .get(&url)
+        .send()
+        .await
+        .ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    response.json::<KitInfo>().await.ok()
+}
+
 /// Polls health until the needed services are usable or `within` has passed.
 pub async fn wait_healthy(endpoint: &str, within: Duration) -> Result<Health, BackendError> {
     let deadline = Instant::now() + within;

@@ -84,6 +84,13 @@ pub fn common_env_with(
     for (k, v) in LOCALSTACK_TUNING {
         env.push(((*k).into(), host(k, v)));
     }
+    // lsk-init's own settings, passed on only when set: its log filter, and `LSK_INIT_FS=host`
+    // to run functions from host paths instead of /var/task with a private /tmp.
+    for k in ["LSK_INIT_LOG", "LSK_INIT_FS"] {
+        if let Some(v) = lookup(k) {
+            env.push((k.into(), v));
+        }
+    }
     env
 }
 

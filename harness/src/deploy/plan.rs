@@ -365,7 +365,7 @@ pub fn desired_queue_attributes(queue: &Queue, dlq_arn: Option<&str>) -> BTreeMa
     let mut attrs = BTreeMap::from([
         (
             "VisibilityTimeout".to_owned(),
-            queue.visibility_timeout.to_string(),
+            queue.deployed_visibility_timeout().to_string(),
         ),
         (
             "MessageRetentionPeriod".to_owned(),
@@ -754,6 +754,7 @@ mod tests {
         Queue {
             name: "jobs".into(),
             visibility_timeout: 2,
+            local_visibility_timeout: None,
             message_retention: 345_600,
             fifo: false,
             dead_letter: dl.map(|(q, n)| DeadLetter {

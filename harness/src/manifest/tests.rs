@@ -72,7 +72,11 @@ fn example_manifest_parses_with_the_documented_values() {
     assert_eq!(gen_.example_path.as_deref(), Some("/generate-image"));
 
     let q = &m.queues["image-requests"];
-    assert_eq!(q.visibility_timeout, 2);
+    assert_eq!(
+        (q.visibility_timeout, q.deployed_visibility_timeout()),
+        (180, 2),
+        "AWS gets at least the function's timeout; LocalStack the short local one"
+    );
     assert_eq!(
         q.dead_letter,
         Some(DeadLetter {
@@ -89,12 +93,40 @@ fn example_manifest_parses_with_the_documented_values() {
         .map(|q| q.name.clone())
         .collect();
     assert_eq!(order, ["image-requests-dlq", "image-requests"]);
-    // The short visibility timeout is deliberate (poison messages reach the DLQ fast) but it is
-    // flagged because real AWS refuses it.
+    // The examples are valid on AWS: nothing to warn about.
+    assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+}
+
+#[test]
+fn a_local_visibility_timeout_is_deployed_and_the_aws_one_is_checked() {
+    let head = "[functions.f]\npackage = \"p\"\ntimeout = 30\n[[functions.f.sqs]]\nqueue = \"q\"\n";
+    let m = parse(&format!(
+        "{head}[queues.q]\nvisibility_timeout = 30\nlocal = {{ visibility_timeout = 2 }}\n"
+    ))
+    .unwrap();
+    assert_eq!(m.queues["q"].deployed_visibility_timeout(), 2);
+    assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+
+    let m = parse(&format!("{head}[queues.q]\nvisibility_timeout = 2\n")).unwrap();
+    assert_eq!(m.queues["q"].deployed_visibility_timeout(), 2);
+    let warning = m.warnings.join("\n");
     assert!(
-        m.warnings.iter().any(|w| w.contains("visibility_timeout")),
-        "{:?}",
-        m.warnings
+        warning.contains(
+            "queues.q.visibility_timeout (2 s) is shorter than functions.f.timeout (30 s)"
+        ) && warning.contains("local = { visibility_timeout = ... }"),
+        "{warning}"
+    );
+
+    assert_issue(
+        &format!("{head}[queues.q]\nlocal = {{ visibility_timeout = 43201 }}\n"),
+        "queues.q.local.visibility_timeout",
+        &["43201"],
+    );
+    let all = issues(&format!("{head}[queues.q]\nlocal = {{ delay = 3 }}\n"));
+    assert!(
+        all.iter()
+            .any(|i| i.key.starts_with("queues.q") && i.message.contains("delay")),
+        "an unknown local key is reported: {all:#?}"
     );
 }
 

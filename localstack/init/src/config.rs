@@ -8,9 +8,10 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::error::ConfigError;
+use crate::sandbox::{self, EnvDirs, FsRequest};
 
-/// Default `PATH` for the bootstrap when the init was given none.
-pub const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+/// Default `PATH` for the bootstrap when the init was given none: the one AWS sets.
+pub const DEFAULT_PATH: &str = sandbox::AWS_PATH;
 const DEFAULT_TIMEOUT_SECS: u64 = 3;
 /// LocalStack mode: any free port, announced on stdout.
 const DEFAULT_LISTEN: ([u8; 4], u16) = ([127, 0, 0, 1], 0);
@@ -21,6 +22,8 @@ const STANDALONE_REGION: &str = "us-east-1";
 
 /// Variables the init sets for the bootstrap itself; never taken from the caller.
 const SET_BY_INIT: &[&str] = &["AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "TMPDIR"];
+/// Unreserved variables AWS sets that a function's own configuration may override.
+const AWS_DEFAULTS: &[(&str, &str)] = &[("LANG", sandbox::AWS_LANG), ("TZ", ":UTC")];
 /// Prefixes of variables meant for the init only (callback address, runtime id, log level).
 const INIT_INTERNAL_PREFIXES: &[&str] = &["LOCALSTACK_", "LSK_INIT_"];
 
@@ -59,6 +62,11 @@ pub struct Cli {
         requires = "standalone"
     )]
     pub env: Vec<String>,
+
+    /// Print how functions see the filesystem on this machine (`namespaced`: code at
+    /// /var/task, a private /tmp; or `host-paths: <why>`) and exit.
+    #[arg(long, conflicts_with = "standalone")]
+    pub fs_probe: bool,
 }
 
 /// Where results go.
@@ -92,6 +100,8 @@ pub struct Config {
     pub function_arn: String,
     pub timeout: Duration,
     pub memory_mb: u64,
+    /// `LSK_INIT_FS`: the filesystem view the bootstrap gets (see [`crate::sandbox`]).
+    pub fs: FsRequest,
     /// The function's environment, without the variables the init adds at spawn
     /// (`AWS_LAMBDA_RUNTIME_API`, `LAMBDA_TASK_ROOT`, `TMPDIR`). Always has `PATH`.
     pub function_env: Vec<(OsString, OsString)>,
@@ -118,19 +128,25 @@ impl Config {
         }
     }
 
-    /// The full environment of a bootstrap process.
+    /// The full environment of a bootstrap process, for the namespaced view (code at
+    /// `/var/task`, no `TMPDIR`) or for host paths.
     pub fn bootstrap_env(
         &self,
         runtime_api: SocketAddr,
-        tmp_dir: &Path,
+        namespaced: bool,
+        dirs: &EnvDirs,
     ) -> Vec<(OsString, OsString)> {
         let mut env = self.function_env.clone();
         env.push((
             "AWS_LAMBDA_RUNTIME_API".into(),
             runtime_api.to_string().into(),
         ));
-        env.push(("LAMBDA_TASK_ROOT".into(), self.task_root.clone().into()));
-        env.push(("TMPDIR".into(), tmp_dir.into()));
+        for (key, value) in sandbox::path_env(namespaced, dirs) {
+            // LD_LIBRARY_PATH is the function's to override, as on AWS.
+            if !env.iter().any(|(k, _)| *k == key) {
+                env.push((key, value));
+            }
+        }
         env
     }
 }
@@ -235,11 +251,10 @@ fn localstack(listen: SocketAddr, env: Vec<(OsString, OsString)>) -> Result<Conf
         lookup_str(&env, "AWS_LAMBDA_FUNCTION_VERSION")?.unwrap_or_else(|| "$LATEST".into());
     let region = lookup_str(&env, "AWS_REGION")?.unwrap_or_else(|| STANDALONE_REGION.into());
 
+    let fs = fs_request(&env)?;
     let mut function_env: Vec<(OsString, OsString)> =
         env.into_iter().filter(|(k, _)| passes_through(k)).collect();
-    if !function_env.iter().any(|(k, _)| k == "PATH") {
-        function_env.push(("PATH".into(), DEFAULT_PATH.into()));
-    }
+    add_defaults(&mut function_env, &[("PATH", DEFAULT_PATH)]);
 
     Ok(Config {
         mode: Mode::LocalStack(LocalStackTarget {
@@ -253,7 +268,28 @@ fn localstack(listen: SocketAddr, env: Vec<(OsString, OsString)>) -> Result<Conf
         function_version,
         timeout: Duration::from_secs(timeout),
         memory_mb,
+        fs,
         function_env,
+    })
+}
+
+/// Adds AWS's unreserved defaults (and `extra`) that the environment does not set already.
+fn add_defaults(env: &mut Vec<(OsString, OsString)>, extra: &[(&str, &str)]) {
+    for (key, value) in AWS_DEFAULTS.iter().chain(extra) {
+        if !env.iter().any(|(k, _)| k == key) {
+            env.push((key.into(), value.into()));
+        }
+    }
+}
+
+fn fs_request(env: &[(OsString, OsString)]) -> Result<FsRequest, ConfigError> {
+    let Some(raw) = lookup_str(env, sandbox::FS_ENV)? else {
+        return Ok(FsRequest::Auto);
+    };
+    FsRequest::parse(&raw).ok_or(ConfigError::InvalidEnv {
+        name: sandbox::FS_ENV,
+        value: raw,
+        reason: "expected `auto` (code at /var/task where the OS allows it) or `host`".into(),
     })
 }
 
@@ -319,8 +355,9 @@ fn standalone(
         ("AWS_ACCESS_KEY_ID".into(), "test".into()),
         ("AWS_SECRET_ACCESS_KEY".into(), "test".into()),
         ("_HANDLER".into(), "bootstrap".into()),
-        ("TZ".into(), ":UTC".into()),
+        ("LAMBDA_RUNTIME_DIR".into(), sandbox::RUNTIME_DIR.into()),
     ];
+    add_defaults(&mut function_env, &[]);
     for item in &cli.env {
         let Some((key, value)) = item.split_once('=').filter(|(k, _)| !k.is_empty()) else {
             return Err(ConfigError::InvalidEnvFlag {
@@ -345,6 +382,7 @@ fn standalone(
         function_version: version,
         timeout: Duration::from_secs(timeout),
         memory_mb,
+        fs: fs_request(host_env)?,
         function_env,
     })
 }
@@ -462,18 +500,88 @@ mod tests {
                 "{hidden} must not reach the function"
             );
         }
-        let full = c.bootstrap_env("127.0.0.1:9001".parse().unwrap(), Path::new("/tmp/x"));
-        let get = |k: &str| {
-            full.iter()
+        let dirs = EnvDirs {
+            task_root: c.task_root.clone(),
+            env_dir: "/tmp/x".into(),
+        };
+        let host = c.bootstrap_env("127.0.0.1:9001".parse().unwrap(), false, &dirs);
+        let get = |env: &[(OsString, OsString)], k: &str| {
+            env.iter()
                 .find(|(n, _)| n == k)
                 .map(|(_, v)| v.to_str().unwrap().to_owned())
         };
         assert_eq!(
-            get("AWS_LAMBDA_RUNTIME_API").as_deref(),
+            get(&host, "AWS_LAMBDA_RUNTIME_API").as_deref(),
             Some("127.0.0.1:9001")
         );
-        assert_eq!(get("TMPDIR").as_deref(), Some("/tmp/x"));
-        assert_eq!(get("LAMBDA_TASK_ROOT").as_deref(), Some(root));
+        assert_eq!(get(&host, "TMPDIR").as_deref(), Some("/tmp/x/tmp"));
+        assert_eq!(get(&host, "LAMBDA_TASK_ROOT").as_deref(), Some(root));
+
+        // What AWS's provided.al2023 sets, unless the function's configuration says otherwise.
+        assert_eq!(get(&host, "LANG").as_deref(), Some("en_US.UTF-8"));
+        assert_eq!(get(&host, "TZ").as_deref(), Some(":UTC"));
+        assert_eq!(get(&host, "PATH").as_deref(), Some(sandbox::AWS_PATH));
+
+        let namespaced = c.bootstrap_env("127.0.0.1:9001".parse().unwrap(), true, &dirs);
+        assert_eq!(
+            get(&namespaced, "LAMBDA_TASK_ROOT").as_deref(),
+            Some("/var/task")
+        );
+        assert_eq!(get(&namespaced, "TMPDIR"), None, "AWS sets no TMPDIR");
+        assert_eq!(
+            get(&namespaced, "LD_LIBRARY_PATH").as_deref(),
+            Some(
+                "/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"
+            )
+        );
+    }
+
+    #[test]
+    fn the_functions_own_lang_path_and_library_path_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_str().unwrap();
+        let mut e = localstack_env(root);
+        e.extend(env(&[
+            ("LANG", "C.UTF-8"),
+            ("PATH", "/opt/mine/bin"),
+            ("LD_LIBRARY_PATH", "/opt/mine/lib"),
+        ]));
+        let c = Config::from_cli_and_env(cli(&[]), e).unwrap();
+        let dirs = EnvDirs {
+            task_root: c.task_root.clone(),
+            env_dir: "/tmp/x".into(),
+        };
+        let full = c.bootstrap_env("127.0.0.1:9001".parse().unwrap(), true, &dirs);
+        for (key, want) in [
+            ("LANG", "C.UTF-8"),
+            ("PATH", "/opt/mine/bin"),
+            ("LD_LIBRARY_PATH", "/opt/mine/lib"),
+        ] {
+            let values: Vec<_> = full.iter().filter(|(k, _)| k == key).collect();
+            assert_eq!(values.len(), 1, "{key} once: {values:?}");
+            assert_eq!(values[0].1, want, "{key}");
+        }
+    }
+
+    #[test]
+    fn lsk_init_fs_chooses_the_view_and_rejects_typos() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_str().unwrap();
+        let with = |v: &str| {
+            let mut e = localstack_env(root);
+            e.extend(env(&[(sandbox::FS_ENV, v)]));
+            Config::from_cli_and_env(cli(&[]), e)
+        };
+        assert_eq!(with("host").unwrap().fs, FsRequest::Host);
+        assert_eq!(with("auto").unwrap().fs, FsRequest::Auto);
+        assert_eq!(
+            Config::from_cli_and_env(cli(&[]), localstack_env(root))
+                .unwrap()
+                .fs,
+            FsRequest::Auto
+        );
+        let err = with("hots").unwrap_err().to_string();
+        assert!(err.contains("LSK_INIT_FS") && err.contains("host"), "{err}");
     }
 
     #[test]

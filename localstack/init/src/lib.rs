@@ -10,5 +10,6 @@ pub mod interop;
 pub mod logs;
 pub mod process;
 pub mod runtime_api;
+pub mod sandbox;
 pub mod server;
 pub mod state;

@@ -18,14 +18,44 @@ use lsk_init::config::{Cli, Config, Mode};
 use lsk_init::error::{InitError, lambda_error_json};
 use lsk_init::process::{self, Bootstrap};
 use lsk_init::state::{App, Invocations, Shutdown};
-use lsk_init::{interop, runtime_api, server};
+use lsk_init::{interop, runtime_api, sandbox, server};
 
 /// The only line ever written to stdout; the executor waits for it.
 const LISTENING_PREFIX: &str = "LSK_INIT_LISTENING";
 
 fn main() -> ExitCode {
+    // The namespace helpers run before anything else, single-threaded (see sandbox.rs).
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    match args.get(1).and_then(|a| a.to_str()) {
+        Some(sandbox::EXEC_FLAG) => {
+            let e = sandbox::exec_main(&args[2..]);
+            eprintln!("lsk-init: could not start the bootstrap: {e}");
+            return ExitCode::from(127);
+        }
+        Some(sandbox::PROBE_CHILD_FLAG) => {
+            return match sandbox::probe_child(&args[2..]) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::from(1)
+                }
+            };
+        }
+        _ => {}
+    }
     let cli = Cli::parse();
     init_tracing();
+    if cli.fs_probe {
+        let request = std::env::var(sandbox::FS_ENV)
+            .ok()
+            .and_then(|v| sandbox::FsRequest::parse(&v))
+            .unwrap_or_default();
+        match sandbox::probe(request) {
+            Ok(()) => println!("namespaced"),
+            Err(why) => println!("host-paths: {why}"),
+        }
+        return ExitCode::SUCCESS;
+    }
     let config = match Config::from_cli_and_env(cli, std::env::vars_os()) {
         Ok(config) => config,
         Err(e) => {
@@ -103,12 +133,14 @@ async fn run(config: Config) -> anyhow::Result<i32> {
     let interop_addr = interop_listener
         .local_addr()
         .context("invoke listener address")?;
-    // Private to the function: other local users must not read what it writes.
+    // Private to the function: other local users must not read what it writes. Its `tmp/`
+    // is the function's /tmp (or TMPDIR), see sandbox.rs.
     let tmp_dir = tempfile::Builder::new()
         .prefix("lsk-init-")
         .permissions(std::fs::Permissions::from_mode(0o700))
         .tempdir()
         .map_err(InitError::TempDir)?;
+    std::fs::create_dir(tmp_dir.path().join("tmp")).map_err(InitError::TempDir)?;
 
     let callback = match &config.mode {
         Mode::LocalStack(target) => Some(Callback::new(target)),

@@ -21,6 +21,7 @@ use tokio::time::Instant;
 use crate::config::{Config, Mode};
 use crate::error::{ApiError, SpawnError, lambda_error_json};
 use crate::logs::{CapturedOutput, kb_to_mb_ceil};
+use crate::sandbox::{self, EnvDirs, FsRequest};
 use crate::state::{App, Outcome};
 
 /// How long a killed bootstrap may take to be reaped before we stop waiting.
@@ -31,7 +32,12 @@ const TERM_GRACE: Duration = Duration::from_millis(500);
 /// The bootstrap of this execution environment (at most one process at a time).
 #[derive(Debug)]
 pub struct Bootstrap {
+    /// The function's `bootstrap`.
     program: PathBuf,
+    /// What is executed: the bootstrap itself, or `lsk-init` as the namespace helper
+    /// ([`crate::sandbox`]) with the bootstrap as its last argument.
+    launcher: PathBuf,
+    args: Vec<OsString>,
     task_root: PathBuf,
     env: Vec<(OsString, OsString)>,
     output: Arc<Mutex<CapturedOutput>>,
@@ -78,11 +84,32 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Bootstrap {
-    pub fn new(config: &Config, runtime_api: SocketAddr, tmp_dir: &Path) -> Bootstrap {
-        Bootstrap {
-            program: config.task_root.join("bootstrap"),
+    /// `env_dir`: this environment's own directory (see [`EnvDirs`]).
+    pub fn new(config: &Config, runtime_api: SocketAddr, env_dir: &Path) -> Bootstrap {
+        let program = config.task_root.join("bootstrap");
+        let dirs = EnvDirs {
             task_root: config.task_root.clone(),
-            env: config.bootstrap_env(runtime_api, tmp_dir),
+            env_dir: env_dir.to_owned(),
+        };
+        // The helper is this very binary; without it, host paths are all there is.
+        let helper = match (config.fs, std::env::current_exe()) {
+            (FsRequest::Auto, Ok(exe)) => Some(exe),
+            (FsRequest::Auto, Err(e)) => {
+                tracing::warn!(error = %e, "cannot find lsk-init's own binary; the function runs from host paths");
+                None
+            }
+            (FsRequest::Host, _) => None,
+        };
+        let (launcher, args) = match &helper {
+            Some(exe) => (exe.clone(), sandbox::exec_args(&dirs, &program)),
+            None => (program.clone(), Vec::new()),
+        };
+        Bootstrap {
+            env: config.bootstrap_env(runtime_api, helper.is_some(), &dirs),
+            program,
+            launcher,
+            args,
+            task_root: config.task_root.clone(),
             output: Arc::default(),
             slot: Mutex::default(),
         }
@@ -99,8 +126,9 @@ pub fn spawn(app: &Arc<App>) -> Result<(), SpawnError> {
     let stderr = stdout.try_clone().map_err(SpawnError::Pipe)?;
 
     let mut child = {
-        let mut cmd = tokio::process::Command::new(&b.program);
-        cmd.current_dir(&b.task_root)
+        let mut cmd = tokio::process::Command::new(&b.launcher);
+        cmd.args(&b.args)
+            .current_dir(&b.task_root)
             .env_clear()
             .envs(b.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())

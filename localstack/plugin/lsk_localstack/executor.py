@@ -52,6 +52,11 @@ OUTCOME_HEADER = "x-lsk-outcome"
 PAYLOAD_LENGTH_HEADER = "x-lsk-payload-length"
 
 
+# lsk-init's own settings, passed through from LocalStack's environment when set:
+# LSK_INIT_LOG (its log filter), LSK_INIT_FS (`host` turns the /var/task view off).
+INIT_SETTINGS = ("LSK_INIT_LOG", "LSK_INIT_FS")
+
+
 def result_mode() -> str:
     mode = os.environ.get("LSK_INVOKE_RESULTS", "inline") or "inline"
     if mode not in RESULT_MODES:
@@ -301,13 +306,15 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
             raise LambdaRuntimeException(unsupported_runtime_message(None))
         task_root = Path(code.get_unzipped_code_location())
 
-        # Built from scratch: only what LocalStack gives the function, plus PATH. The host's own
-        # environment (and its AWS credentials) never reaches lsk-init or the function.
+        # Built from scratch: only what LocalStack gives the function. The host's own
+        # environment (its PATH, its AWS credentials) never reaches lsk-init or the function;
+        # lsk-init adds what AWS sets (PATH, LANG, ...) unless the function sets it itself.
         env = {k: str(v) for k, v in env_vars.items() if v is not None}
-        env["PATH"] = os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
+        # lsk-init finds the code here; the function sees /var/task where the OS allows it.
         env["LAMBDA_TASK_ROOT"] = str(task_root)
-        if "LSK_INIT_LOG" in os.environ:
-            env["LSK_INIT_LOG"] = os.environ["LSK_INIT_LOG"]
+        for name in INIT_SETTINGS:
+            if name in os.environ:
+                env[name] = os.environ[name]
 
         self.executor_endpoint.start()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -458,9 +465,10 @@ class ProcessRuntimeExecutorPlugin(RuntimeExecutorPlugin):
     def load(self, *args, **kwargs):
         # Loaded when the Lambda service starts, before any function version (and its log
         # handler thread) exists.
-        from lsk_localstack import logs
+        from lsk_localstack import logs, urls
 
         logs.install()
+        urls.install_router_patch()
         return ProcessRuntimeExecutor
 
 

@@ -1,6 +1,8 @@
 """A gateway server plugin that listens only where GATEWAY_LISTEN says.
 
-Stock Twisted binds 0.0.0.0 whatever host GATEWAY_LISTEN names."""
+Stock Twisted binds 0.0.0.0 whatever host GATEWAY_LISTEN names. It also puts the kit's own
+request handlers into the gateway it serves: function URL bodies (urls.py) and `/_lsk/info`
+(info.py)."""
 
 from __future__ import annotations
 
@@ -50,6 +52,10 @@ class LoopbackTwistedServerPlugin(RuntimeServerPlugin):
                 from rolo.serving.twisted import TwistedGateway
                 from twisted.internet import endpoints, reactor
 
+                from lsk_localstack import info, urls
+
+                urls.install_gateway_handler(gateway)
+                info.install_gateway_handler(gateway)
                 site = TwistedGateway(gateway)
                 if ssl_creds:
                     from localstack.aws.serving.twisted import TLSMultiplexerFactory

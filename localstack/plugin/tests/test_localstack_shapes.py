@@ -99,3 +99,26 @@ class GatewayServerShapeTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class FunctionUrlShapeTest(unittest.TestCase):
+    """What lsk_localstack.urls relies on to pass function URL bodies through as sent."""
+
+    def test_the_url_router_builds_its_event_through_a_module_level_restore_payload(self):
+        from localstack.services.lambda_ import urlrouter
+
+        self.assertTrue(callable(urlrouter.restore_payload), "urlrouter.restore_payload is gone")
+        self.assertIn(
+            "restore_payload",
+            urlrouter.event_for_lambda_url.__code__.co_names,
+            "event_for_lambda_url no longer reads the body through restore_payload",
+        )
+        self.assertEqual(params(urlrouter.event_for_lambda_url), ["api_id", "request"])
+
+    def test_the_gateway_runs_a_list_of_request_handlers_with_the_context(self):
+        from localstack.aws.app import LocalstackAwsGateway
+        from rolo.gateway import Gateway, RequestContext
+
+        self.assertTrue(issubclass(LocalstackAwsGateway, Gateway))
+        self.assertIsInstance(Gateway().request_handlers, list)
+        self.assertTrue(hasattr(RequestContext(None), "request"))

@@ -60,6 +60,10 @@ pub enum Action {
     Pid,
     /// Report credentials, endpoint and the names of every environment variable.
     Env,
+    /// Report the filesystem the function sees: working directory, whether the code
+    /// directory and /tmp are writable, what /tmp holds, and whether /bin/sh takes
+    /// `set -o pipefail` (bash does, dash does not), plus the variables AWS sets.
+    Fs,
     /// Panic with [`PANIC_MESSAGE`].
     Panic,
     /// Terminate the process with this exit code.
@@ -108,6 +112,7 @@ pub fn parse(payload: &Value) -> Result<Action, ProbeError> {
         }),
         "pid" => Ok(Action::Pid),
         "env" => Ok(Action::Env),
+        "fs" => Ok(Action::Fs),
         "panic" => Ok(Action::Panic),
         "exit" => Ok(Action::Exit {
             code: exit_code(payload)?,
@@ -143,8 +148,8 @@ pub fn parse(payload: &Value) -> Result<Action, ProbeError> {
 }
 
 /// Every action name [`parse`] accepts, for error messages.
-pub const ACTIONS: [&str; 10] = [
-    "echo", "sleep", "pid", "env", "panic", "exit", "log", "big", "sqs", "fail",
+pub const ACTIONS: [&str; 11] = [
+    "echo", "sleep", "pid", "env", "fs", "panic", "exit", "log", "big", "sqs", "fail",
 ];
 
 /// Carries out an action. `Exit` ends the process and `Panic` unwinds, by design.
@@ -162,6 +167,7 @@ pub async fn perform(action: Action) -> Result<Value, ProbeError> {
                 value.to_string_lossy().into_owned(),
             )
         }))),
+        Action::Fs => Ok(fs_report()),
         Action::Panic => panic!("{PANIC_MESSAGE}"),
         Action::Exit { code } => {
             println!("probe exiting with code {code}");
@@ -191,6 +197,9 @@ pub async fn perform(action: Action) -> Result<Value, ProbeError> {
 /// A function-URL event carries the action as its JSON body; the result (or the error) goes
 /// back as an HTTP response, so tests can drive the probe with a plain HTTP client too.
 pub async fn handle(event: LambdaEvent<Value>) -> Result<Value, ProbeError> {
+    if is_event_echo(&event.payload) {
+        return Ok(url_response(Ok(event.payload)));
+    }
     match url_body(&event.payload) {
         Some(body) => {
             let action = body.and_then(|b| parse(&b));
@@ -201,6 +210,19 @@ pub async fn handle(event: LambdaEvent<Value>) -> Result<Value, ProbeError> {
         }
         None => perform(parse(&event.payload)?).await,
     }
+}
+
+/// Path of the probe's URL that answers with the whole function-URL event it received, so
+/// tests can see the body, its encoding and the headers exactly as the function got them.
+pub const EVENT_ECHO_PATH: &str = "/event";
+
+/// Whether a payload is a function-URL request for [`EVENT_ECHO_PATH`].
+pub fn is_event_echo(payload: &Value) -> bool {
+    payload
+        .get("requestContext")
+        .and_then(|c| c.get("http"))
+        .is_some()
+        && payload.get("rawPath").and_then(Value::as_str) == Some(EVENT_ECHO_PATH)
 }
 
 /// The JSON body of a function-URL event (`requestContext.http` present), or None for a
@@ -244,6 +266,41 @@ pub fn url_response(result: Result<Value, ProbeError>) -> Value {
         "statusCode": status,
         "headers": { "content-type": "application/json" },
         "body": body.to_string(),
+    })
+}
+
+/// The `fs` report (see [`Action::Fs`]). Writes one marker file in the code directory (if it
+/// can) and one in /tmp, named after this process.
+pub fn fs_report() -> Value {
+    let var = |name: &str| std::env::var(name).ok();
+    let marker = format!("probe-{}", std::process::id());
+    let writable = |dir: &str| std::fs::write(std::path::Path::new(dir).join(&marker), "x").is_ok();
+    let task_root = var("LAMBDA_TASK_ROOT").unwrap_or_default();
+    let mut tmp_entries: Vec<String> = std::fs::read_dir("/tmp")
+        .map(|dir| {
+            dir.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    tmp_entries.sort();
+    let sh_pipefail = std::process::Command::new("/bin/sh")
+        .args(["-c", "set -o pipefail"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    json!({
+        "cwd": std::env::current_dir().ok().map(|d| d.display().to_string()),
+        "lambda_task_root": task_root,
+        "code_writable": writable(&task_root),
+        "tmp_writable": writable("/tmp"),
+        "tmp_entries_before": tmp_entries,
+        "marker": marker,
+        "sh_pipefail": sh_pipefail,
+        "lang": var("LANG"),
+        "tz": var("TZ"),
+        "path": var("PATH"),
+        "tmpdir": var("TMPDIR"),
+        "lambda_runtime_dir": var("LAMBDA_RUNTIME_DIR"),
+        "ld_library_path": var("LD_LIBRARY_PATH"),
     })
 }
 
@@ -513,6 +570,21 @@ mod url_tests {
         let reply = url_response(perform(parse(&body).unwrap()).await);
         assert_eq!(reply["statusCode"], 200);
         assert_eq!(reply["body"], r#"{"logged":"hi"}"#);
+    }
+
+    #[tokio::test]
+    async fn the_event_path_answers_with_the_event_itself() {
+        let mut event = url_event("a=1", true);
+        event["rawPath"] = json!(EVENT_ECHO_PATH);
+        let ctx = lambda_runtime::Context::default();
+        let reply = handle(LambdaEvent::new(event.clone(), ctx)).await.unwrap();
+        assert_eq!(reply["statusCode"], 200);
+        let echoed: Value = serde_json::from_str(reply["body"].as_str().unwrap()).unwrap();
+        assert_eq!(echoed, event);
+        assert!(
+            !is_event_echo(&json!({"rawPath": EVENT_ECHO_PATH})),
+            "not a URL event"
+        );
     }
 
     #[test]

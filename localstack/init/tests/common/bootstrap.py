@@ -11,8 +11,11 @@ import time
 host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].rsplit(":", 1)
 mode = os.environ.get("LSK_TEST_MODE", "serve")
 root = os.environ["LAMBDA_TASK_ROOT"]
-with open(os.path.join(root, "pid-%d" % os.getpid()), "w") as f:
-    f.write(str(os.getpid()))
+try:
+    with open(os.path.join(root, "pid-%d" % os.getpid()), "w") as f:
+        f.write(str(os.getpid()))
+except OSError:
+    pass  # a read-only /var/task, as on AWS (tests/filesystem.rs)
 
 print("init: bootstrap starting", flush=True)
 conn = http.client.HTTPConnection(host, int(port))
@@ -89,4 +92,21 @@ while True:
         result["env"] = dict(os.environ)
         result["cwd"] = os.getcwd()
         result["pgid"] = os.getpgid(0)
+    if action == "fs":
+        import subprocess
+
+        def writable(d):
+            try:
+                with open(os.path.join(d, "written-by-%d" % os.getpid()), "w") as f:
+                    f.write("x")
+                return True
+            except OSError:
+                return False
+
+        result["cwd"] = os.getcwd()
+        result["code_writable"] = writable(os.environ["LAMBDA_TASK_ROOT"])
+        result["tmp_writable"] = writable("/tmp")
+        result["tmp_entries"] = sorted(os.listdir("/tmp"))
+        result["sh_pipefail"] = subprocess.run(["/bin/sh", "-c", "set -o pipefail"]).returncode == 0
+        result["bootstrap_seen"] = os.path.exists(os.path.join(os.environ["LAMBDA_TASK_ROOT"], "bootstrap"))
     post(base + "/response", json.dumps(result))

@@ -252,7 +252,12 @@ impl TaskRoot {
     }
 
     pub fn python() -> TaskRoot {
-        TaskRoot::with_bootstrap(&BOOTSTRAP.replacen("/usr/bin/env python3", python(), 1))
+        TaskRoot::python_at(python())
+    }
+
+    /// The Python test runtime run by `interpreter` (an absolute path).
+    pub fn python_at(interpreter: &str) -> TaskRoot {
+        TaskRoot::with_bootstrap(&BOOTSTRAP.replacen("/usr/bin/env python3", interpreter, 1))
     }
 
     pub fn empty() -> TaskRoot {
@@ -319,6 +324,9 @@ pub fn localstack_env(
         ("AWS_LAMBDA_LOG_STREAM_NAME", "2024/01/01/[$LATEST]abc"),
         ("MY_FUNCTION_VAR", "hello"),
         ("LSK_INIT_LOG", "lsk_init=debug"),
+        // Host paths, so the test bootstrap can leave files in its task root for the tests;
+        // tests/filesystem.rs covers the /var/task view.
+        ("LSK_INIT_FS", "host"),
     ] {
         env.insert(k.to_owned(), v.to_owned());
     }
@@ -353,13 +361,16 @@ impl Init {
             .arg(root.path())
             .args(["--listen", "127.0.0.1:0"])
             .args(args);
+        // Host paths unless the test asks otherwise (see `localstack_env`).
+        cmd.env("LSK_INIT_FS", "host");
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
         Init::start(cmd).await
     }
 
-    async fn start(mut cmd: Command) -> Init {
+    /// Starts `cmd` (an lsk-init command line) and waits for its address.
+    pub async fn start(mut cmd: Command) -> Init {
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
