@@ -164,3 +164,129 @@ url = { auth = "NONE" }
     );
     ls.stop().await.unwrap();
 }
+
+/// Runs a shell script in our image as a throwaway container (no network, our test labels),
+/// with `task` mounted at /task; returns its output.
+async fn run_in_image(image: &str, caps: &[&str], task: &std::path::Path, script: &str) -> String {
+    let name = format!("lsk-test-fs-{}", nonce());
+    let mut args: Vec<String> = ["run", "--rm", "--network", "none", "--name", &name]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for (k, v) in lsk::backend::docker::test_labels(std::process::id()) {
+        args.extend(["--label".into(), format!("{k}={v}")]);
+    }
+    for cap in caps {
+        args.extend(["--cap-add".into(), (*cap).to_owned()]);
+    }
+    args.extend([
+        "-v".into(),
+        format!("{}:/task:ro", task.display()),
+        "--entrypoint".into(),
+        "/bin/sh".into(),
+        image.into(),
+        "-c".into(),
+        script.into(),
+    ]);
+    let out = tokio::time::timeout(
+        Duration::from_secs(120),
+        tokio::process::Command::new("docker")
+            .args(&args)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await;
+    let _ = std::process::Command::new("docker")
+        .args(["rm", "-f", &name])
+        .output();
+    let out = out
+        .unwrap_or_else(|_| panic!("docker run {name} gave no answer within 120 s"))
+        .expect("docker runs");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Docker's default seccomp profile refuses unshare(2) without CAP_SYS_ADMIN: there, a
+/// function must still run, from host paths, and say so in its log; with the capability (as lsk
+/// starts our container) it gets /var/task.
+#[tokio::test]
+#[cfg_attr(
+    lsk_no_docker,
+    ignore = "no Docker daemon answered when these tests were built (start one and rebuild)"
+)]
+async fn where_docker_refuses_a_mount_namespace_functions_run_from_host_paths_and_say_so() {
+    let progress = lsk::Progress::plain();
+    let init = lsk::build::build_init_for_image(&root(), &progress)
+        .await
+        .unwrap_or_else(|e| panic!("building lsk-init for the image: {e}"));
+    let image = lsk::backend::image::ensure(&root(), &init, None, &progress)
+        .await
+        .unwrap_or_else(|e| panic!("building our image: {e}"));
+
+    let task = tempfile::tempdir().unwrap();
+    let bootstrap = task.path().join("bootstrap");
+    std::fs::copy(
+        root().join("localstack/init/tests/common/bootstrap.py"),
+        &bootstrap,
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&bootstrap, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(task.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let script = r#"
+echo "PROBE $(/opt/lsk/bin/lsk-init --fs-probe)"
+/opt/lsk/bin/lsk-init --standalone /task --listen 127.0.0.1:9000 2>/tmp/init.log &
+python3 - <<'PY'
+import json, time, urllib.request
+url = "http://127.0.0.1:9000/2015-03-31/functions/function/invocations"
+for _ in range(200):
+    try:
+        body = urllib.request.urlopen(urllib.request.Request(url, data=b'{"action": "env"}'), timeout=5).read()
+        print("RESULT " + json.dumps(json.loads(body)["env"]))
+        break
+    except OSError:
+        time.sleep(0.05)
+PY
+sleep 0.2
+cat /tmp/init.log
+"#;
+    let refused = run_in_image(&image, &[], task.path(), script).await;
+    let probe = refused
+        .lines()
+        .find_map(|l| l.strip_prefix("PROBE "))
+        .unwrap_or_else(|| panic!("no probe answer:\n{refused}"));
+    assert!(
+        probe.starts_with("host-paths: unshare"),
+        "without CAP_SYS_ADMIN the probe must report host paths and why: {probe}"
+    );
+    let env: serde_json::Value = refused
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .map(|j| serde_json::from_str(j).unwrap())
+        .unwrap_or_else(|| panic!("the function did not answer from host paths:\n{refused}"));
+    assert_eq!(env["LAMBDA_TASK_ROOT"], "/task", "{env}");
+    assert!(
+        env["TMPDIR"].is_string(),
+        "host paths come with a TMPDIR: {env}"
+    );
+    assert!(
+        refused.contains("lsk-init: this environment runs from host paths ("),
+        "the function's log must say why it runs from host paths:\n{refused}"
+    );
+
+    let allowed = run_in_image(&image, &["SYS_ADMIN"], task.path(), script).await;
+    assert!(
+        allowed.contains("PROBE namespaced"),
+        "with CAP_SYS_ADMIN (as lsk starts our container) functions get /var/task:\n{allowed}"
+    );
+    let env: serde_json::Value = allowed
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .map(|j| serde_json::from_str(j).unwrap())
+        .unwrap_or_else(|| panic!("the function did not answer:\n{allowed}"));
+    assert_eq!(env["LAMBDA_TASK_ROOT"], "/var/task", "{env}");
+}

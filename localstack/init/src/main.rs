@@ -4,7 +4,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -140,7 +140,10 @@ async fn run(config: Config) -> anyhow::Result<i32> {
         .permissions(std::fs::Permissions::from_mode(0o700))
         .tempdir()
         .map_err(InitError::TempDir)?;
-    std::fs::create_dir(tmp_dir.path().join("tmp")).map_err(InitError::TempDir)?;
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(tmp_dir.path().join("tmp"))
+        .map_err(InitError::TempDir)?;
 
     let callback = match &config.mode {
         Mode::LocalStack(target) => Some(Callback::new(target)),

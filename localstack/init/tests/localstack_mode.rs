@@ -416,12 +416,21 @@ async fn function_sees_only_localstacks_environment() {
     }
     // Nothing from the test process's own environment (which cargo fills with CARGO_*,
     // HOME and so on) reaches the function: only what LocalStack passed, plus the
-    // variables the init sets.
+    // variables the init sets and those AWS sets for provided.al2023.
     let expected: std::collections::BTreeSet<String> = localstack_env(&ls, &root, 10)
         .into_keys()
         .filter(|k| !k.starts_with("LOCALSTACK_") && !k.starts_with("LSK_INIT_"))
-        .chain(["AWS_LAMBDA_RUNTIME_API", "TMPDIR"].map(String::from))
+        .chain(
+            [
+                "AWS_LAMBDA_RUNTIME_API",
+                "TMPDIR",
+                "LANG",
+                "LD_LIBRARY_PATH",
+            ]
+            .map(String::from),
+        )
         .collect();
+    assert_eq!(get("LANG").as_deref(), Some("en_US.UTF-8"));
     // Python itself may add LC_CTYPE when coercing the C locale.
     let actual: std::collections::BTreeSet<String> =
         env.keys().filter(|k| *k != "LC_CTYPE").cloned().collect();
