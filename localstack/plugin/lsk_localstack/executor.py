@@ -465,9 +465,10 @@ class ProcessRuntimeExecutorPlugin(RuntimeExecutorPlugin):
     def load(self, *args, **kwargs):
         # Loaded when the Lambda service starts, before any function version (and its log
         # handler thread) exists.
-        from lsk_localstack import logs, urls
+        from lsk_localstack import logs, retention, urls
 
         logs.install()
+        retention.install()
         urls.install_router_patch()
         return ProcessRuntimeExecutor
 

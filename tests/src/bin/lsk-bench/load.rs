@@ -132,3 +132,74 @@ pub async fn throughput(
     }
     Ok(total)
 }
+
+/// Exactly `total` requests (rounded down to a multiple of `clients`) spread over `clients`
+/// kept-alive connections, each answer checked. Fails if more than `MAX_ERRORS` go wrong.
+pub async fn fixed(
+    addr: SocketAddr,
+    req: &Prepared,
+    check: &Check,
+    clients: usize,
+    total: usize,
+) -> Result<Throughput> {
+    let clients = clients.max(1);
+    let per_client = total / clients;
+    let mut conns = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        conns.push(Client::connect(addr).await?);
+    }
+    let start = Instant::now();
+    let tasks = conns.into_iter().map(|mut client| {
+        let req = req.clone();
+        let check = check.clone();
+        async move {
+            let (mut ok, mut errors, mut first_error) = (0u64, 0u64, None::<String>);
+            let mut sent = 0;
+            while sent < per_client && errors <= MAX_ERRORS as u64 {
+                sent += 1;
+                let outcome = match client.send(&req).await {
+                    Ok(reply) => check.check(&reply).map_err(|e| (e.to_string(), false)),
+                    Err(e) => Err((e.to_string(), true)),
+                };
+                match outcome {
+                    Ok(()) => ok += 1,
+                    Err((e, broken)) => {
+                        errors += 1;
+                        first_error.get_or_insert(e);
+                        if broken {
+                            match Client::connect(addr).await {
+                                Ok(c) => client = c,
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                }
+            }
+            (ok, errors, first_error)
+        }
+    });
+    let results = futures::future::join_all(tasks).await;
+    let mut total_run = Throughput {
+        ok: 0,
+        errors: 0,
+        elapsed: start.elapsed(),
+        first_error: None,
+    };
+    for (ok, errors, first) in results {
+        total_run.ok += ok;
+        total_run.errors += errors;
+        if total_run.first_error.is_none() {
+            total_run.first_error = first;
+        }
+    }
+    if total_run.errors > MAX_ERRORS as u64 {
+        bail!(
+            "{} failed {} times in {} requests; first: {}",
+            req.name,
+            total_run.errors,
+            total_run.ok + total_run.errors,
+            total_run.first_error.unwrap_or_default()
+        );
+    }
+    Ok(total_run)
+}

@@ -90,6 +90,8 @@ struct Plan {
     pipeline_prompts: usize,
     pipeline_timeout_secs: u64,
     devloop_reps: usize,
+    /// LocalStack's memory over many warm invokes.
+    soak: memory::Soak,
     /// Containers started only to time their start to Ready, besides the measured one.
     docker_starts: usize,
     nonce: String,
@@ -118,6 +120,11 @@ impl Plan {
                 pipeline_prompts: 100,
                 pipeline_timeout_secs: 120,
                 devloop_reps: 1,
+                soak: memory::Soak {
+                    warmup: 500,
+                    invokes: 2_000,
+                    clients: 2,
+                },
                 docker_starts: 0,
                 nonce,
                 skipped,
@@ -134,6 +141,11 @@ impl Plan {
                 pipeline_prompts: 500,
                 pipeline_timeout_secs: 300,
                 devloop_reps: 3,
+                soak: memory::Soak {
+                    warmup: 2_000,
+                    invokes: report::SOAK_INVOKES,
+                    clients: 2,
+                },
                 docker_starts: 2,
                 nonce,
                 skipped,
@@ -516,6 +528,13 @@ async fn main_phases(
     if plan.runs(Section::Memory) {
         progress("memory: two warm square environments");
         if let Err(e) = memory::run(&ep, pid, report).await {
+            report.fail_section(Section::Memory, &format!("{e:#}"));
+        }
+        progress(&format!(
+            "memory: soak of {} warm invokes after {} more",
+            plan.soak.invokes, plan.soak.warmup
+        ));
+        if let Err(e) = memory::soak(&ep, pid, plan.soak, report).await {
             report.fail_section(Section::Memory, &format!("{e:#}"));
         }
     }

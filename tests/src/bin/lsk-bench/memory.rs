@@ -1,5 +1,6 @@
 //! Resident memory: LocalStack's, and each warm execution environment's (lsk-init + bootstrap),
-//! with exactly the environments two concurrent invokes of square need.
+//! with exactly the environments two concurrent invokes of square need; then a soak: LocalStack's
+//! RSS after a warm-up and after many more warm invokes, and how much it grew per 1,000.
 
 use std::time::Duration;
 
@@ -7,6 +8,7 @@ use anyhow::{Result, bail};
 
 use crate::http::{Check, Client};
 use crate::lambda::Endpoints;
+use crate::load;
 use crate::procs;
 use crate::report::Report;
 use crate::stats::{Measured, Unit};
@@ -93,6 +95,75 @@ pub async fn run(ep: &Endpoints, localstack_pid: u32, report: &mut Report) -> Re
             "{} square environment(s) alive; {rounds} round(s) of 2 concurrent invokes to get 2",
             envs.len()
         ),
+    );
+    Ok(())
+}
+
+/// How many invokes the soak sends, and with how many clients.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Soak {
+    pub warmup: usize,
+    pub invokes: usize,
+    /// As many as the warm environments [`two_warm`] made, so the soak adds none.
+    pub clients: usize,
+}
+
+/// LocalStack's RSS in MB once its background work (log shipping batches every 100 ms) is done.
+async fn settled_rss_mb(localstack_pid: u32) -> Result<f64> {
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    match procs::localstack_rss_kb(localstack_pid) {
+        Some(kb) => Ok(kb as f64 / 1024.0),
+        None => bail!("cannot read LocalStack's RSS (pid {localstack_pid})"),
+    }
+}
+
+/// `soak.warmup` warm invokes of square, LocalStack's RSS, `soak.invokes` more, RSS again.
+pub async fn soak(
+    ep: &Endpoints,
+    localstack_pid: u32,
+    soak: Soak,
+    report: &mut Report,
+) -> Result<()> {
+    let check = Check::Exact(ep.invoke_body.clone());
+    let warm = load::fixed(ep.addr, &ep.invoke, &check, soak.clients, soak.warmup).await?;
+    let before = settled_rss_mb(localstack_pid).await?;
+    let run = load::fixed(ep.addr, &ep.invoke, &check, soak.clients, soak.invokes).await?;
+    let after = settled_rss_mb(localstack_pid).await?;
+    let n = run.ok as usize;
+    if n == 0 {
+        bail!("no soak invoke succeeded");
+    }
+    report.set("soak_rss_warm", Measured::value(Unit::Megabytes, before, 1));
+    report.note(
+        "soak_rss_warm",
+        format!(
+            "after {} warm invokes ({} clients) on top of the earlier sections' requests",
+            warm.ok, soak.clients
+        ),
+    );
+    report.set("soak_rss_after", Measured::value(Unit::Megabytes, after, 1));
+    let mut note = format!(
+        "{n} invokes with {} clients in {:.1} s ({:.0}/s); {} square environment(s) alive",
+        soak.clients,
+        run.elapsed.as_secs_f64(),
+        run.per_second(),
+        procs::inits_of(localstack_pid, "square").len()
+    );
+    if run.errors > 0 {
+        note.push_str(&format!(
+            "; {} errors (first: {})",
+            run.errors,
+            run.first_error.unwrap_or_default()
+        ));
+    }
+    report.note("soak_rss_after", note);
+    report.set(
+        "soak_growth",
+        Measured::value(Unit::Megabytes, (after - before) * 1000.0 / n as f64, n),
+    );
+    report.note(
+        "soak_growth",
+        format!("{:+.1} MB over {n} invokes", after - before),
     );
     Ok(())
 }

@@ -18,7 +18,8 @@ pub enum Section {
     Standalone,
     /// requests per second with 1 and 8 clients
     Throughput,
-    /// RSS of LocalStack and of two warm environments
+    /// RSS of LocalStack and of two warm environments, and LocalStack's growth over a soak of
+    /// 10,000 warm invokes
     Memory,
     /// first invoke after a deploy and after the environment was reaped
     Cold,
@@ -32,6 +33,9 @@ pub enum Section {
     /// start, memory, `lsk up --backend docker` (skipped where no Docker daemon answers)
     Docker,
 }
+
+/// Invokes of the full soak (the growth target is judged only on a full one).
+pub const SOAK_INVOKES: usize = 10_000;
 
 /// One row of the table: what it measures and how it came out.
 pub struct RowSpec {
@@ -191,6 +195,24 @@ pub const ROWS: &[RowSpec] = &[
         section: Section::Memory,
         label: "RSS LocalStack + 2 warm environments",
         what: "LocalStack's RSS plus two square environments' RSS",
+    },
+    RowSpec {
+        id: "soak_rss_warm",
+        section: Section::Memory,
+        label: "soak: RSS LocalStack after warm-up",
+        what: "LocalStack's RSS (as above) after a warm-up of square invokes (Lambda API) from as many clients as there are warm environments, 0.5 s after the last answer",
+    },
+    RowSpec {
+        id: "soak_rss_after",
+        section: Section::Memory,
+        label: "soak: RSS LocalStack after 10,000 more invokes",
+        what: "the same after 10,000 more warm invokes, every answer checked",
+    },
+    RowSpec {
+        id: "soak_growth",
+        section: Section::Memory,
+        label: "  soak: LocalStack RSS growth per 1,000 invokes",
+        what: "(RSS after - RSS after warm-up) / invokes x 1,000: what LocalStack keeps per invocation",
     },
     RowSpec {
         id: "anchor_cargo_lambda",
@@ -502,6 +524,28 @@ impl Report {
             ),
             None => not_measured("LocalStack + two warm environments under 300 MB RSS"),
         });
+        let soak_name =
+            "LocalStack RSS grows at most 1 MB per 1,000 warm invokes (10,000-invoke soak)";
+        out.push(match (self.get("soak_growth"), self.get("soak_rss_warm")) {
+            (Some(g), Some(_)) if g.n < SOAK_INVOKES => TargetLine {
+                target: soak_name.to_owned(),
+                verdict: Verdict::NotMeasured,
+                measured: format!("only {} invokes (--quick)", g.n),
+            },
+            (Some(g), Some(warm)) => verdict(
+                soak_name,
+                g.median <= 1.0,
+                format!(
+                    "{:+.2} MB per 1,000 ({} after warm-up, {} after {} invokes)",
+                    g.median,
+                    ms(warm),
+                    self.get("soak_rss_after")
+                        .map_or_else(|| "-".to_owned(), &ms),
+                    g.n
+                ),
+            ),
+            _ => not_measured(soak_name),
+        });
         let warm_name = "docker warm invoke p50 (API and URL) within 1.3 x native in the same run";
         out.push(
             match (
@@ -670,6 +714,37 @@ mod tests {
         assert!(r.incomplete(), "a failed section makes the run incomplete");
         r.set("invoke_api", Measured::value(Unit::Ms, 4.1, 100));
         assert_eq!(r.targets()[0].verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn the_soak_target_needs_a_full_soak_and_at_most_1_mb_per_1000() {
+        let soak = |r: &Report| -> TargetLine {
+            r.targets()
+                .into_iter()
+                .find(|t| t.target.contains("soak"))
+                .expect("a soak target line")
+        };
+        let mut r = Report::new(&[]);
+        assert_eq!(soak(&r).verdict, Verdict::NotMeasured);
+        r.set("soak_rss_warm", Measured::value(Unit::Megabytes, 230.0, 1));
+        r.set("soak_rss_after", Measured::value(Unit::Megabytes, 236.0, 1));
+        r.set(
+            "soak_growth",
+            Measured::value(Unit::Megabytes, 0.6, SOAK_INVOKES),
+        );
+        assert_eq!(soak(&r).verdict, Verdict::Pass, "{}", soak(&r));
+        assert!(
+            soak(&r).measured.contains("+0.60 MB per 1,000"),
+            "{}",
+            soak(&r)
+        );
+        r.set(
+            "soak_growth",
+            Measured::value(Unit::Megabytes, 5.1, SOAK_INVOKES),
+        );
+        assert_eq!(soak(&r).verdict, Verdict::Fail);
+        r.set("soak_growth", Measured::value(Unit::Megabytes, 0.1, 2_000));
+        assert_eq!(soak(&r).verdict, Verdict::NotMeasured, "--quick soaks less");
     }
 
     #[test]
