@@ -277,6 +277,106 @@ pub async fn workspace(root: &Path) -> Result<Workspace, BuildError> {
     })
 }
 
+#[derive(Deserialize)]
+struct RawResolved {
+    packages: Vec<RawResolvedPackage>,
+    workspace_members: Vec<String>,
+    resolve: Option<RawResolve>,
+}
+
+#[derive(Deserialize)]
+struct RawResolvedPackage {
+    id: String,
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct RawResolve {
+    nodes: Vec<RawNode>,
+}
+
+#[derive(Deserialize)]
+struct RawNode {
+    id: String,
+    #[serde(default)]
+    dependencies: Vec<String>,
+}
+
+/// From `cargo metadata --format-version 1` (with dependencies): for each workspace package,
+/// the workspace packages it is built from (itself included), through any depth of
+/// dependencies. What `lsk watch` rebuilds a function for.
+pub fn parse_closures(json: &str) -> Result<BTreeMap<String, BTreeSet<String>>, String> {
+    let raw: RawResolved = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    let members: BTreeSet<&str> = raw.workspace_members.iter().map(String::as_str).collect();
+    let names: BTreeMap<&str, &str> = raw
+        .packages
+        .iter()
+        .map(|p| (p.id.as_str(), p.name.as_str()))
+        .collect();
+    let deps: BTreeMap<&str, &[String]> = raw
+        .resolve
+        .as_ref()
+        .map(|r| {
+            r.nodes
+                .iter()
+                .map(|n| (n.id.as_str(), n.dependencies.as_slice()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut out = BTreeMap::new();
+    for &member in &members {
+        let mut seen: BTreeSet<&str> = BTreeSet::new();
+        let mut todo = vec![member];
+        while let Some(id) = todo.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            for d in deps.get(id).copied().unwrap_or_default() {
+                if members.contains(d.as_str()) {
+                    todo.push(d);
+                }
+            }
+        }
+        let closure = seen
+            .into_iter()
+            .filter_map(|id| names.get(id).map(|n| (*n).to_owned()))
+            .collect();
+        if let Some(name) = names.get(member) {
+            out.insert((*name).to_owned(), closure);
+        }
+    }
+    Ok(out)
+}
+
+/// Runs `cargo metadata` (with the dependency graph) in `root`; see [`parse_closures`].
+pub async fn workspace_closures(
+    root: &Path,
+) -> Result<BTreeMap<String, BTreeSet<String>>, BuildError> {
+    let command = "cargo metadata --format-version 1";
+    let output = Command::new(cargo())
+        .args(["metadata", "--format-version", "1"])
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .map_err(|source| BuildError::Spawn {
+            command: command.into(),
+            source,
+        })?;
+    if !output.status.success() {
+        return Err(BuildError::Metadata {
+            root: root.to_path_buf(),
+            detail: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        });
+    }
+    parse_closures(&String::from_utf8_lossy(&output.stdout)).map_err(|detail| {
+        BuildError::Metadata {
+            root: root.to_path_buf(),
+            detail,
+        }
+    })
+}
+
 /// Decides each function's package and binary, checking them against the workspace.
 pub fn resolve(
     manifest: &Manifest,

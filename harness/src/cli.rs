@@ -122,6 +122,16 @@ pub enum Command {
         #[arg(long, env = "LSK_DOCKER_BASE")]
         base: Option<String>,
     },
+    /// Rebuild on save: each function's next invocation runs the new build, without a
+    /// deploy (the stack must be up). Ctrl-C stops watching; `lsk deploy` returns the
+    /// functions to zipped code
+    Watch {
+        /// Functions to watch (default: all)
+        functions: Vec<String>,
+        /// Build for this host or for Amazon Linux 2023 (default: from the backend)
+        #[arg(long, value_enum, env = "LSK_BUILD_TARGET")]
+        build_target: Option<BuildTarget>,
+    },
     /// Stop the LocalStack `lsk up` started
     Down {
         /// Also delete .lsk/state (LocalStack's data and logs)
@@ -296,6 +306,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Up(args) => up(&target, args).await,
         Command::Deploy(args) => deploy(&target, args).await,
         Command::Status { json } => status(&target, json).await,
+        Command::Watch {
+            functions,
+            build_target,
+        } => watch(&target, functions, build_target).await,
         Command::Down { purge } => down(&target, purge).await,
         Command::Image { base } => image(&target, base.as_deref()).await,
         Command::New { name, url, sqs } => new_function(&target, name, url, sqs),
@@ -390,6 +404,30 @@ async fn deploy(target: &Target, args: DeployArgs) -> Result<ExitCode> {
         .deploy_with(&localstack, &deploy_opts(&args, &progress))
         .await?;
     print_deployed(&deployed, args.json);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn watch(
+    target: &Target,
+    functions: Vec<String>,
+    build_target: Option<BuildTarget>,
+) -> Result<ExitCode> {
+    let stack = load_stack(target, true)?;
+    let progress = Progress::plain();
+    let localstack = connect(target, &stack).await?;
+    let opts = lsk::watch::WatchOpts {
+        functions,
+        target: build_target,
+        progress: progress.clone(),
+    };
+    let stop = async {
+        // No handler means no Ctrl-C to wait for: watch until killed.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    lsk::watch::watch(&stack, &localstack, &opts, stop, |_| {}).await?;
+    progress.note("stopped watching; the stack keeps running the last good build (`lsk deploy` returns to zipped code)");
     Ok(ExitCode::SUCCESS)
 }
 

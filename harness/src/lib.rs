@@ -18,6 +18,7 @@ pub mod package;
 pub mod progress;
 pub mod scaffold;
 pub mod stack;
+pub mod watch;
 
 pub use backend::{BackendChoice, BackendKind, Env, LocalStack, StartOptions};
 pub use build::BuildTarget;

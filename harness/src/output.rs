@@ -53,6 +53,8 @@ pub struct FunctionView {
     pub example: String,
     /// How the running binary was built (`host`, `cargo-lambda ...`), from its `lsk:build` tag.
     pub build: Option<String>,
+    /// The host directory it runs from when `lsk watch` put it on watched code.
+    pub watched: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -225,8 +227,10 @@ pub fn render_text(view: &StackView) -> String {
         if let Some(t) = f.timeout {
             facts.push(format!("{t} s"));
         }
-        if let Some(b) = &f.build {
-            facts.push(format!("{b} build"));
+        match (&f.watched, &f.build) {
+            (Some(dir), _) => facts.push(format!("watched code from {dir}")),
+            (None, Some(b)) => facts.push(format!("{b} build")),
+            (None, None) => {}
         }
         out.push_str(&format!("  {}  {}\n", f.name, facts.join(", ")));
         if let Some(reason) = &f.state_reason {
@@ -353,6 +357,7 @@ mod tests {
             awslocal: awslocal_invoke_line("square", r#"{"number": 6}"#),
             example: r#"{"number": 6}"#.into(),
             build: Some("host".into()),
+            watched: None,
         }
     }
 

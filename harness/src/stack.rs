@@ -289,6 +289,7 @@ async fn observe_function_view(
             triggers: Vec::new(),
             curl: None,
             build: None,
+            watched: None,
             awslocal: output::awslocal_invoke_line(&f.name, &example),
             example,
         });
@@ -336,6 +337,11 @@ async fn observe_function_view(
         url,
         triggers,
         build: observed.tags.get(deploy::plan::TAG_BUILD).cloned(),
+        watched: observed
+            .code_location
+            .as_deref()
+            .filter(|_| observed.code_sha256.as_deref() == Some(deploy::HOT_RELOAD_SHA256))
+            .map(|l| l.trim_start_matches("file://").to_owned()),
         awslocal: output::awslocal_invoke_line(&f.name, &example),
         example,
     })

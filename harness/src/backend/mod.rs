@@ -354,6 +354,12 @@ pub enum BackendError {
     },
     #[error("the LocalStack container did not become ready: {detail}")]
     ContainerFailed { detail: String },
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl BackendError {
@@ -758,9 +764,22 @@ impl LocalStack {
         };
         let phase = opts.progress.phase("localstack");
         let endpoint = local_endpoint(port);
+        // `lsk watch` puts builds here and points functions at them by host path: the
+        // container sees the directory at the same path.
+        let watch_dir = crate::watch::watch_root(&opts.project_root);
+        if flavour == docker::Flavour::Kit {
+            std::fs::create_dir_all(&watch_dir).map_err(|source| BackendError::Io {
+                what: format!("creating {}", watch_dir.display()),
+                source,
+            })?;
+        }
         let spec_for = |name: &str, labels| match flavour {
             docker::Flavour::Kit => {
-                docker::kit_spec(&image, name, port, labels, docker::Network::for_kit())
+                let mut spec =
+                    docker::kit_spec(&image, name, port, labels, docker::Network::for_kit());
+                let dir = watch_dir.display().to_string();
+                spec.mounts.push((dir.clone(), dir));
+                spec
             }
             docker::Flavour::Official => {
                 docker::official_spec(name, port, opts.env.auth_token.as_deref(), labels)

@@ -623,6 +623,7 @@ pub(crate) async fn observe_function(
         },
         state: cfg.state().map(|s| s.as_str().to_owned()),
         last_update_status: cfg.last_update_status().map(|s| s.as_str().to_owned()),
+        code_location: out.code().and_then(|c| c.location()).map(str::to_owned),
     };
     Ok(Some((observed, cfg)))
 }
@@ -709,6 +710,45 @@ async fn wait_updated(clients: &Clients, name: &str) -> Result<(), DeployError> 
         Ok(_) => Ok(()),
         Err(_) => Err(stuck(clients, name, "updated", FUNCTION_WAIT).await),
     }
+}
+
+/// LocalStack's marker bucket for hot-reload code: the key is a host directory the function's
+/// code is read from as it is, at every start of an execution environment.
+pub const HOT_RELOAD_BUCKET: &str = "hot-reload";
+/// The `CodeSha256` LocalStack reports for hot-reload code.
+pub const HOT_RELOAD_SHA256: &str = "hot-reloading-hash-not-available";
+
+/// Points `name` at the code in host directory `dir` (LocalStack's hot-reload code), unless it
+/// reads from there already. Returns whether it changed anything.
+pub(crate) async fn use_hot_reload_code(
+    clients: &Clients,
+    name: &str,
+    dir: &std::path::Path,
+) -> Result<bool, DeployError> {
+    let dir_text = dir.display().to_string();
+    let current = clients
+        .lambda
+        .get_function()
+        .function_name(name)
+        .send()
+        .await
+        .map_err(|e| aws_error("GetFunction", name, e))?;
+    let sha = current.configuration().and_then(|c| c.code_sha256());
+    let location = current.code().and_then(|c| c.location());
+    if sha == Some(HOT_RELOAD_SHA256) && location == Some(format!("file://{dir_text}").as_str()) {
+        return Ok(false);
+    }
+    clients
+        .lambda
+        .update_function_code()
+        .function_name(name)
+        .s3_bucket(HOT_RELOAD_BUCKET)
+        .s3_key(&dir_text)
+        .send()
+        .await
+        .map_err(|e| aws_error("UpdateFunctionCode", name, e))?;
+    wait_updated(clients, name).await?;
+    Ok(true)
 }
 
 async fn ensure_function(

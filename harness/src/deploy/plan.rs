@@ -45,6 +45,8 @@ pub struct ObservedFunction {
     pub tags: BTreeMap<String, String>,
     pub state: Option<String>,
     pub last_update_status: Option<String>,
+    /// Where the code comes from (`Code.Location`): `file://<dir>` for hot-reload code.
+    pub code_location: Option<String>,
 }
 
 /// What to do with a function.
@@ -481,7 +483,22 @@ mod tests {
             tags: d.tags.clone(),
             state: Some("Active".into()),
             last_update_status: Some("Successful".into()),
+            code_location: None,
         }
+    }
+
+    #[test]
+    fn watched_code_goes_back_to_the_zip_at_the_next_deploy() {
+        // `lsk watch` leaves functions on LocalStack's hot-reload code, whose CodeSha256 is a
+        // placeholder: a deploy must upload the zip again.
+        let d = desired();
+        let mut o = observed_matching(&d);
+        o.code_sha256 = Some(crate::deploy::HOT_RELOAD_SHA256.into());
+        o.code_location = Some("file:///ws/.lsk/watch/square".into());
+        assert!(matches!(
+            plan_function(&d, Some(&o)),
+            FunctionAction::Update { code: true, .. }
+        ));
     }
 
     #[test]

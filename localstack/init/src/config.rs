@@ -102,6 +102,9 @@ pub struct Config {
     pub memory_mb: u64,
     /// `LSK_INIT_FS`: the filesystem view the bootstrap gets (see [`crate::sandbox`]).
     pub fs: FsRequest,
+    /// `LSK_INIT_WATCH_CODE=1`: the code directory may get a new `bootstrap` at any time
+    /// (LocalStack's hot-reload code, `lsk watch`); each invocation then starts on the newest.
+    pub watch_code: bool,
     /// The function's environment, without the variables the init adds at spawn
     /// (`AWS_LAMBDA_RUNTIME_API`, `LAMBDA_TASK_ROOT`, `TMPDIR`). Always has `PATH`.
     pub function_env: Vec<(OsString, OsString)>,
@@ -252,6 +255,7 @@ fn localstack(listen: SocketAddr, env: Vec<(OsString, OsString)>) -> Result<Conf
     let region = lookup_str(&env, "AWS_REGION")?.unwrap_or_else(|| STANDALONE_REGION.into());
 
     let fs = fs_request(&env)?;
+    let env_for_flags = env.clone();
     let mut function_env: Vec<(OsString, OsString)> =
         env.into_iter().filter(|(k, _)| passes_through(k)).collect();
     add_defaults(&mut function_env, &[("PATH", DEFAULT_PATH)]);
@@ -269,6 +273,7 @@ fn localstack(listen: SocketAddr, env: Vec<(OsString, OsString)>) -> Result<Conf
         timeout: Duration::from_secs(timeout),
         memory_mb,
         fs,
+        watch_code: flag(&env_for_flags, WATCH_CODE_ENV)?,
         function_env,
     })
 }
@@ -279,6 +284,21 @@ fn add_defaults(env: &mut Vec<(OsString, OsString)>, extra: &[(&str, &str)]) {
         if !env.iter().any(|(k, _)| k == key) {
             env.push((key.into(), value.into()));
         }
+    }
+}
+
+/// See [`Config::watch_code`].
+pub const WATCH_CODE_ENV: &str = "LSK_INIT_WATCH_CODE";
+
+fn flag(env: &[(OsString, OsString)], name: &'static str) -> Result<bool, ConfigError> {
+    match lookup_str(env, name)?.as_deref().map(str::trim) {
+        None | Some("" | "0") => Ok(false),
+        Some("1") => Ok(true),
+        Some(other) => Err(ConfigError::InvalidEnv {
+            name,
+            value: other.to_owned(),
+            reason: "expected 1 or 0".into(),
+        }),
     }
 }
 
@@ -383,6 +403,7 @@ fn standalone(
         timeout: Duration::from_secs(timeout),
         memory_mb,
         fs: fs_request(host_env)?,
+        watch_code: flag(host_env, WATCH_CODE_ENV)?,
         function_env,
     })
 }

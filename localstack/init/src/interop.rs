@@ -150,6 +150,7 @@ async fn invoke(app: Arc<App>, req: Request) -> Reply {
         request.trace_id,
         app.config.timeout,
     ));
+    process::restart_if_code_changed(&app).await;
     let outcome = match begin(&app, inv.clone()) {
         Ok(outcome) => outcome,
         Err(e) => return e.into(),
@@ -215,6 +216,7 @@ async fn standalone_invoke(app: Arc<App>, req: Request) -> Reply {
         None,
         app.config.timeout,
     ));
+    process::restart_if_code_changed(&app).await;
     let outcome = match begin(&app, inv.clone()) {
         Ok(outcome) => outcome,
         Err(e) => return e.into(),

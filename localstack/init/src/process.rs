@@ -63,6 +63,29 @@ struct Running {
     hwm_kb: u64,
     /// Spawn to first `/next`, until reported with an invocation.
     init_duration: Option<Duration>,
+    /// The `bootstrap` file this process was started from (see [`restart_if_code_changed`]).
+    code: Option<CodeIdentity>,
+}
+
+/// Which file a bootstrap was started from: a new build put in place by rename (`lsk watch`)
+/// has another inode, one written in place another size or modification time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct CodeIdentity {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+}
+
+fn code_identity(path: &Path) -> Option<CodeIdentity> {
+    use std::os::unix::fs::MetadataExt as _;
+    let m = std::fs::metadata(path).ok()?;
+    Some(CodeIdentity {
+        dev: m.dev(),
+        ino: m.ino(),
+        len: m.len(),
+        mtime: (m.mtime(), m.mtime_nsec()),
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +143,8 @@ impl Bootstrap {
 pub fn spawn(app: &Arc<App>) -> Result<(), SpawnError> {
     let b = &app.bootstrap;
     check_program(&b.program)?;
+    // Read before the spawn: a swap right after it is then seen as a change, never missed.
+    let code = code_identity(&b.program);
     let (sender, receiver) = pipe::pipe().map_err(SpawnError::Pipe)?;
     // stdout and stderr share one pipe so their lines keep the order they were written in.
     let stdout = sender.into_blocking_fd().map_err(SpawnError::Pipe)?;
@@ -167,6 +192,7 @@ pub fn spawn(app: &Arc<App>) -> Result<(), SpawnError> {
             exited: exit_rx,
             hwm_kb: 0,
             init_duration: None,
+            code,
         });
         slot.last_generation
     };
@@ -183,6 +209,31 @@ pub fn spawn(app: &Arc<App>) -> Result<(), SpawnError> {
         on_exit(&app, generation, reason);
     });
     Ok(())
+}
+
+/// With `LSK_INIT_WATCH_CODE` (LocalStack's hot-reload code, `lsk watch`): when the idle
+/// environment's `bootstrap` is no longer the file its process was started from, the process is
+/// stopped so that the invocation about to be queued starts the new code. Called before an
+/// invocation is queued, so it never interrupts one: an invocation in flight finishes on the code
+/// it started with. Returns whether it restarted.
+pub async fn restart_if_code_changed(app: &Arc<App>) -> bool {
+    if !app.config.watch_code || !app.invocations.is_idle() {
+        return false;
+    }
+    let started_from = {
+        let slot = lock(&app.bootstrap.slot);
+        match &slot.running {
+            Some(r) if matches!(r.phase, Phase::Starting | Phase::Ready) => r.code.clone(),
+            _ => return false,
+        }
+    };
+    let now = code_identity(&app.bootstrap.program);
+    if now.is_none() || now == started_from {
+        return false;
+    }
+    tracing::info!(program = %app.bootstrap.program.display(), "new code: restarting the bootstrap");
+    kill(app).await;
+    true
 }
 
 /// Makes sure a bootstrap is running (or starting) before an invocation is queued.

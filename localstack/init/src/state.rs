@@ -134,6 +134,11 @@ impl Invocations {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Whether no invocation is in flight (nor still being reported).
+    pub fn is_idle(&self) -> bool {
+        self.lock().current.is_none()
+    }
+
     /// Starts an invocation unless one is in flight; hands it to a waiting `/next`.
     pub fn try_begin(&self, inv: Arc<Invocation>) -> Result<oneshot::Receiver<Outcome>, Busy> {
         let mut inner = self.lock();

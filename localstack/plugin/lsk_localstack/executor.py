@@ -312,6 +312,10 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
         env = {k: str(v) for k, v in env_vars.items() if v is not None}
         # lsk-init finds the code here; the function sees /var/task where the OS allows it.
         env["LAMBDA_TASK_ROOT"] = str(task_root)
+        if code.is_hot_reloading():
+            # LocalStack's hot-reload code (`lsk watch`): a host directory whose `bootstrap` may
+            # be replaced at any time; lsk-init starts each invocation on the newest one.
+            env["LSK_INIT_WATCH_CODE"] = "1"
         for name in INIT_SETTINGS:
             if name in os.environ:
                 env[name] = os.environ[name]

@@ -122,3 +122,24 @@ class FunctionUrlShapeTest(unittest.TestCase):
         self.assertTrue(issubclass(LocalstackAwsGateway, Gateway))
         self.assertIsInstance(Gateway().request_handlers, list)
         self.assertTrue(hasattr(RequestContext(None), "request"))
+
+
+class HotReloadShapeTest(unittest.TestCase):
+    """What `lsk watch` relies on: LocalStack's hot-reload code, read from a host directory."""
+
+    def test_the_marker_bucket_makes_hot_reload_code_from_a_host_path(self):
+        from localstack import config
+        from localstack.services.lambda_.invocation.lambda_models import HotReloadingCode
+
+        # harness/src/deploy/mod.rs: HOT_RELOAD_BUCKET and HOT_RELOAD_SHA256.
+        self.assertEqual(config.BUCKET_MARKER_LOCAL, "hot-reload")
+        code = HotReloadingCode(host_path="/ws/.lsk/watch/square")
+        self.assertTrue(code.is_hot_reloading())
+        self.assertEqual(str(code.get_unzipped_code_location()), "/ws/.lsk/watch/square")
+        self.assertEqual(code.code_sha256, "hot-reloading-hash-not-available")
+        self.assertEqual(code.generate_presigned_url("http://x"), "file:///ws/.lsk/watch/square")
+
+    def test_zip_code_is_not_hot_reloading(self):
+        from localstack.services.lambda_.invocation.lambda_models import ArchiveCode
+
+        self.assertTrue(hasattr(ArchiveCode, "is_hot_reloading"))

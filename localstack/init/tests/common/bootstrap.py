@@ -8,6 +8,9 @@ import sys
 import threading
 import time
 
+# Which build of this file runs (tests/watch_code.rs writes new versions over it).
+CODE_VERSION = "v1"
+
 host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].rsplit(":", 1)
 mode = os.environ.get("LSK_TEST_MODE", "serve")
 root = os.environ["LAMBDA_TASK_ROOT"]
@@ -83,6 +86,7 @@ while True:
         "echo": event if isinstance(event, dict) else None,
         "echo_len": None if isinstance(event, dict) else len(event),
         "pid": os.getpid(),
+        "code": CODE_VERSION,
         "deadline_ms": resp.getheader("Lambda-Runtime-Deadline-Ms"),
         "arn": resp.getheader("Lambda-Runtime-Invoked-Function-Arn"),
         "trace": resp.getheader("Lambda-Runtime-Trace-Id"),
