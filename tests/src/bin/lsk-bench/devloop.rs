@@ -726,9 +726,158 @@ pub async fn run_docker(
     Ok(())
 }
 
+
+/// `lsk watch`, timed as a developer meets it: `save -> first answer from the new code`, next
+/// to the incremental build `lsk watch` ran for that save (the same build alone), `reps` times.
+#[derive(Debug, Default)]
+pub struct WatchTimings {
+    pub save_to_answer: Vec<Duration>,
+    pub build: Vec<Duration>,
+}
+
+/// The build time `lsk watch` prints: `square: new code in place (build 3.21 s); ...`.
+pub fn watch_build_time(line: &str, function: &str) -> Option<Duration> {
+    let rest = line.split_once(&format!("{function}: new code in place (build "))?.1;
+    let secs: f64 = rest.split_once(" s)")?.0.parse().ok()?;
+    Some(Duration::from_secs_f64(secs))
+}
+
+/// Starts `lsk up` in the copy, runs `lsk watch <function>` and, `reps` times: edits the
+/// function, then invokes it every few ms until an answer comes from a new bootstrap process
+/// (its REPORT line has an `Init Duration`: only the swap starts one in a warm environment).
+pub async fn run_watch(
+    cli: &Path,
+    mirror: &Mirror,
+    function: &str,
+    reps: usize,
+    nonce: &str,
+    bench_dir: &Path,
+    timings: &mut WatchTimings,
+) -> Result<()> {
+    mirror.restore()?;
+    let port = free_port()?;
+    lsk(
+        cli,
+        mirror,
+        Backend::Native,
+        port,
+        &["up"],
+        STEP_TIMEOUT,
+        bench_dir,
+        false,
+    )
+    .await?;
+    let measured = async {
+        let mut cmd = Command::new(cli);
+        cmd.args(["--backend", "native", "--port", &port.to_string(), "--manifest"])
+            .arg(&mirror.manifest)
+            .args(["watch", function])
+            .current_dir(&mirror.dir)
+            .env("CARGO_TARGET_DIR", &mirror.target_dir)
+            .env(MARKER, bench_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        for k in CLEARED_ENV {
+            cmd.env_remove(k);
+        }
+        let mut child = cmd.spawn().context("starting lsk watch")?;
+        let stderr = child
+            .stderr
+            .take()
+            .ok_or_else(|| anyhow!("lsk watch's stderr was not captured"))?;
+        let mut lines = BufReader::new(stderr).lines();
+        let mut seen = Vec::new();
+        let mut wait_for = async |needle: &str| -> Result<String> {
+            let found = tokio::time::timeout(STEP_TIMEOUT, async {
+                while let Ok(Some(line)) = lines.next_line().await {
+                    seen.push(line.clone());
+                    if line.contains(needle) {
+                        return Some(line);
+                    }
+                }
+                None
+            })
+            .await
+            .ok()
+            .flatten();
+            found.ok_or_else(|| {
+                anyhow!("`lsk watch` never printed {needle:?}; it printed:\n{}", seen.join("\n"))
+            })
+        };
+        wait_for("watching ").await?;
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let clients = lsk::aws::Clients::new(&lsk::aws::sdk_config(&endpoint, "us-east-1"));
+        let payload = br#"{"number": 6}"#;
+        // The environment that starts on the watched code for the first time.
+        lsk::invoke::invoke(&clients, function, payload, lsk::InvokeMode::Sync).await?;
+        for rep in 0..reps {
+            mirror.edit(&format!("{nonce}-watch-{rep}"))?;
+            let saved = Instant::now();
+            let build_line = async {
+                wait_for(&format!("{function}: new code in place")).await
+            };
+            let first_new_answer = async {
+                loop {
+                    let inv =
+                        lsk::invoke::invoke(&clients, function, payload, lsk::InvokeMode::Sync)
+                            .await?;
+                    if inv
+                        .log_tail
+                        .as_deref()
+                        .is_some_and(|t| t.contains("Init Duration"))
+                    {
+                        return Ok::<_, anyhow::Error>(saved.elapsed());
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            };
+            let (line, took) = tokio::try_join!(build_line, async {
+                tokio::time::timeout(STEP_TIMEOUT, first_new_answer)
+                    .await
+                    .map_err(|_| anyhow!("no answer from new code within {STEP_TIMEOUT:?}"))?
+            })?;
+            let build = watch_build_time(&line, function)
+                .ok_or_else(|| anyhow!("no build time in {line:?}"))?;
+            timings.save_to_answer.push(took);
+            timings.build.push(build);
+        }
+        let _ = child.start_kill();
+        let _ = child.wait().await;
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    let down = lsk(
+        cli,
+        mirror,
+        Backend::Native,
+        port,
+        &["down"],
+        STEP_TIMEOUT,
+        bench_dir,
+        false,
+    )
+    .await;
+    mirror.restore()?;
+    measured?;
+    down.map(drop)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_build_time_lsk_watch_prints_is_read_back() {
+        let line = "square: new code in place (build 3.21 s); its next invocation runs it";
+        assert_eq!(
+            watch_build_time(line, "square"),
+            Some(Duration::from_secs_f64(3.21))
+        );
+        assert_eq!(watch_build_time(line, "other"), None);
+        assert_eq!(watch_build_time("square: new code in place", "square"), None);
+    }
 
     #[test]
     fn the_edit_goes_first_into_main_and_nowhere_else() {

@@ -791,6 +791,7 @@ async fn reap_localstack(
 
 async fn devloop_phase(ctx: &Ctx, report: &mut Report) {
     let mut timings = devloop::Timings::default();
+    let mut watch = devloop::WatchTimings::default();
     let result = async {
         let cli = devloop::build_cli(&ctx.root, &ctx.bench_dir).await?;
         let mirror = devloop::prepare(&ctx.root, &ctx.stack, &ctx.devloop_dir(), FUNCTION).await?;
@@ -806,9 +807,28 @@ async fn devloop_phase(ctx: &Ctx, report: &mut Report) {
         let restored = mirror.restore();
         ran?;
         restored?;
+        progress("devloop: lsk watch (save -> first answer from the new code)");
+        devloop::run_watch(
+            &cli,
+            &mirror,
+            FUNCTION,
+            ctx.plan.devloop_reps,
+            &ctx.plan.nonce,
+            &ctx.bench_dir,
+            &mut watch,
+        )
+        .await?;
         Ok::<_, anyhow::Error>(cli)
     }
     .await;
+    for (id, samples) in [
+        ("watch_save_to_answer", &watch.save_to_answer),
+        ("watch_build", &watch.build),
+    ] {
+        if let Some(m) = Measured::of_durations_s(samples) {
+            report.set(id, m);
+        }
+    }
     let rows = [
         ("lsk_up", &timings.up),
         ("lsk_deploy_code", &timings.deploy_code),

@@ -173,6 +173,18 @@ pub const ROWS: &[RowSpec] = &[
         what: "`lsk deploy` right after `lsk up`: build check, zip, compare CodeSha256, no upload (report checked to be a no-op)",
     },
     RowSpec {
+        id: "watch_save_to_answer",
+        section: Section::Devloop,
+        label: "`lsk watch`: save -> first answer from the new code",
+        what: "`lsk watch square` running on a warm stack: the same line as above written into square's main(), then square invoked every 5 ms until an answer comes from a new bootstrap process (REPORT with Init Duration); wall time from the write",
+    },
+    RowSpec {
+        id: "watch_build",
+        section: Section::Devloop,
+        label: "  the same incremental build alone",
+        what: "the cargo build `lsk watch` ran for that save (the whole function set, as `lsk deploy` builds it), as it reported it",
+    },
+    RowSpec {
         id: "lsk_down",
         section: Section::Devloop,
         label: "`lsk down`",
@@ -516,6 +528,22 @@ impl Report {
             Some(m) => verdict("`lsk up` warm under 8 s", m.median < 8.0, ms(m)),
             None => not_measured("`lsk up` warm under 8 s"),
         });
+        let watch_name = "`lsk watch`: save -> first new answer <= the build + 0.5 s";
+        out.push(
+            match (self.get("watch_save_to_answer"), self.get("watch_build")) {
+                (Some(total), Some(build)) => verdict(
+                    watch_name,
+                    total.median <= build.median + 0.5,
+                    format!(
+                        "{} vs {} + 0.5 s (+{:.2} s over the build)",
+                        ms(total),
+                        ms(build),
+                        total.median - build.median
+                    ),
+                ),
+                _ => not_measured(watch_name),
+            },
+        );
         out.push(match self.get("rss_total") {
             Some(m) => verdict(
                 "LocalStack + two warm environments under 300 MB RSS",
