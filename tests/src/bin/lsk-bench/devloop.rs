@@ -726,7 +726,6 @@ pub async fn run_docker(
     Ok(())
 }
 
-
 /// `lsk watch`, timed as a developer meets it: `save -> first answer from the new code`, next
 /// to the incremental build `lsk watch` ran for that save (the same build alone), `reps` times.
 #[derive(Debug, Default)]
@@ -737,7 +736,9 @@ pub struct WatchTimings {
 
 /// The build time `lsk watch` prints: `square: new code in place (build 3.21 s); ...`.
 pub fn watch_build_time(line: &str, function: &str) -> Option<Duration> {
-    let rest = line.split_once(&format!("{function}: new code in place (build "))?.1;
+    let rest = line
+        .split_once(&format!("{function}: new code in place (build "))?
+        .1;
     let secs: f64 = rest.split_once(" s)")?.0.parse().ok()?;
     Some(Duration::from_secs_f64(secs))
 }
@@ -769,16 +770,22 @@ pub async fn run_watch(
     .await?;
     let measured = async {
         let mut cmd = Command::new(cli);
-        cmd.args(["--backend", "native", "--port", &port.to_string(), "--manifest"])
-            .arg(&mirror.manifest)
-            .args(["watch", function])
-            .current_dir(&mirror.dir)
-            .env("CARGO_TARGET_DIR", &mirror.target_dir)
-            .env(MARKER, bench_dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
+        cmd.args([
+            "--backend",
+            "native",
+            "--port",
+            &port.to_string(),
+            "--manifest",
+        ])
+        .arg(&mirror.manifest)
+        .args(["watch", function])
+        .current_dir(&mirror.dir)
+        .env("CARGO_TARGET_DIR", &mirror.target_dir)
+        .env(MARKER, bench_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
         for k in CLEARED_ENV {
             cmd.env_remove(k);
         }
@@ -803,7 +810,10 @@ pub async fn run_watch(
             .ok()
             .flatten();
             found.ok_or_else(|| {
-                anyhow!("`lsk watch` never printed {needle:?}; it printed:\n{}", seen.join("\n"))
+                anyhow!(
+                    "`lsk watch` never printed {needle:?}; it printed:\n{}",
+                    seen.join("\n")
+                )
             })
         };
         wait_for("watching ").await?;
@@ -815,9 +825,7 @@ pub async fn run_watch(
         for rep in 0..reps {
             mirror.edit(&format!("{nonce}-watch-{rep}"))?;
             let saved = Instant::now();
-            let build_line = async {
-                wait_for(&format!("{function}: new code in place")).await
-            };
+            let build_line = async { wait_for(&format!("{function}: new code in place")).await };
             let first_new_answer = async {
                 loop {
                     let inv =
@@ -876,7 +884,10 @@ mod tests {
             Some(Duration::from_secs_f64(3.21))
         );
         assert_eq!(watch_build_time(line, "other"), None);
-        assert_eq!(watch_build_time("square: new code in place", "square"), None);
+        assert_eq!(
+            watch_build_time("square: new code in place", "square"),
+            None
+        );
     }
 
     #[test]
