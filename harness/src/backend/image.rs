@@ -290,19 +290,32 @@ async fn prune_older(keep: &str, base: &str) {
     }
 }
 
-/// The `uv` that installs the image's packages: the kit venv's, else one on PATH.
-fn uv(root: &Path) -> Result<PathBuf, BackendError> {
+/// The `uv` that installs the image's packages: the kit venv's, else one on PATH, else the
+/// kit venv's after installing it (the lock holds uv; a workspace that never ran the native
+/// backend has no venv yet).
+async fn uv(root: &Path, progress: &crate::progress::Phase) -> Result<PathBuf, BackendError> {
     let venv_uv = root.join(".lsk/venv/bin/uv");
     if venv_uv.is_file() {
         return Ok(venv_uv);
     }
-    which::which("uv").map_err(|_| BackendError::Image {
-        step: "finding uv".into(),
-        detail: format!("{} does not exist and no uv is on PATH", venv_uv.display()),
-        hint: Some(
-            "`pip install uv` (on Linux the native backend's install puts one in .lsk/venv: `lsk up --backend native` once, or `make install` in lsk's repository)".into(),
-        ),
-    })
+    if let Ok(found) = which::which("uv") {
+        return Ok(found);
+    }
+    progress.update("installing the kit's Python tools into .lsk/venv (uv builds the image's packages)");
+    let installed = super::native::ensure_installed(root, &|line| progress.update(line)).await;
+    match installed {
+        Ok(_) if venv_uv.is_file() => Ok(venv_uv),
+        outcome => Err(BackendError::Image {
+            step: "finding uv".into(),
+            detail: match outcome {
+                Err(e) => format!("no uv on PATH, and installing .lsk/venv failed: {e}"),
+                Ok(_) => format!("{} does not exist and no uv is on PATH", venv_uv.display()),
+            },
+            hint: Some(
+                "`pip install uv` (or a Python 3.11-3.13 on PATH, so lsk can install the kit's own into .lsk/venv)".into(),
+            ),
+        }),
+    }
 }
 
 /// Our LocalStack image for this checkout and `init_bin` on `base` (default: see
@@ -364,7 +377,7 @@ pub async fn ensure(
         "installing the lock's packages for Python {python} ({})",
         python_platform()
     ));
-    let uv = uv(root)?;
+    let uv = uv(root, &phase).await?;
     let uv = uv.display().to_string();
     let lock_path = kit.path(LOCK).display().to_string();
     let site_arg = site.display().to_string();
