@@ -288,7 +288,7 @@ fn add_defaults(env: &mut Vec<(OsString, OsString)>, extra: &[(&str, &str)]) {
 }
 
 /// See [`Config::watch_code`].
-pub const WATCH_CODE_ENV: &str = "LSK_INIT_WATCH_CODE";
+pub use crate::protocol::WATCH_CODE_ENV;
 
 fn flag(env: &[(OsString, OsString)], name: &'static str) -> Result<bool, ConfigError> {
     match lookup_str(env, name)?.as_deref().map(str::trim) {

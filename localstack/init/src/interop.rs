@@ -20,6 +20,7 @@ use crate::config::{Mode, is_url_safe};
 use crate::error::{ApiError, lambda_error_json};
 use crate::logs::{self, Ending, Report};
 use crate::process;
+use crate::protocol;
 use crate::runtime_api::response_too_large_message;
 use crate::server::{self as h, Body, Reply, Request};
 use crate::state::{App, Invocation, Outcome};
@@ -30,17 +31,17 @@ pub const MAX_REQUEST_PAYLOAD: usize = 6_291_456;
 const MAX_INVOKE_BODY: usize = 64 * 1024 * 1024;
 const STANDALONE_PREFIX: &str = "/2015-03-31/functions/";
 
+/// How an inline answer says whether its payload is the response or an error JSON.
+pub use crate::protocol::OUTCOME_HEADER;
+/// Bytes of the inline answer's body that are the payload; the logs follow them.
+pub use crate::protocol::PAYLOAD_LENGTH_HEADER;
 /// Request header by which our executor asks for the result in the answer to `/invoke`.
 ///
 /// The Go init's protocol answers `/invoke` at once and posts logs and result back to
 /// LocalStack: two more requests through LocalStack's gateway (its Python handler chain) per
 /// invoke. With `inline`, the answer to `/invoke` waits for the invocation's end and carries
 /// both, and no callback is made; warm invoke latency dropped by a few ms (see `make bench`).
-pub const RESULT_MODE_HEADER: &str = "x-lsk-result";
-/// How an inline answer says whether its payload is the response or an error JSON.
-pub const OUTCOME_HEADER: &str = "x-lsk-outcome";
-/// Bytes of the inline answer's body that are the payload; the logs follow them.
-pub const PAYLOAD_LENGTH_HEADER: &str = "x-lsk-payload-length";
+pub use crate::protocol::RESULT_MODE_HEADER;
 /// Routes one request from LocalStack (or, standalone, from any local client).
 pub async fn handle(app: Arc<App>, req: Request) -> Reply {
     let path = req.uri().path().to_owned();
@@ -52,7 +53,7 @@ pub async fn handle(app: Arc<App>, req: Request) -> Reply {
         };
     }
     match &app.config.mode {
-        Mode::LocalStack(_) if path == "/invoke" => match method {
+        Mode::LocalStack(_) if path == protocol::INVOKE_PATH => match method {
             Method::POST => invoke(app, req).await,
             m => h::method_not_allowed(&m, &path),
         },
@@ -92,10 +93,10 @@ pub struct Finished {
 }
 
 async fn invoke(app: Arc<App>, req: Request) -> Reply {
-    let inline = req
-        .headers()
-        .get(RESULT_MODE_HEADER)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"inline"));
+    let inline = req.headers().get(RESULT_MODE_HEADER).is_some_and(|v| {
+        v.as_bytes()
+            .eq_ignore_ascii_case(protocol::INLINE.as_bytes())
+    });
     let body = match h::read_body(req.into_body(), MAX_INVOKE_BODY).await {
         Ok(Body::Complete(body)) => body,
         Ok(Body::TooLarge { size }) => {
@@ -178,8 +179,8 @@ async fn invoke(app: Arc<App>, req: Request) -> Reply {
 /// The answer to an inline `/invoke`: the payload (response or error JSON), then the logs.
 fn inline_reply(finished: Finished) -> Reply {
     let (outcome, payload) = match finished.result {
-        Ok(body) => ("response", body),
-        Err(body) => ("error", body),
+        Ok(body) => (protocol::OUTCOME_RESPONSE, body),
+        Err(body) => (protocol::OUTCOME_ERROR, body),
     };
     let mut body = Vec::with_capacity(payload.len() + finished.logs.len());
     body.extend_from_slice(&payload);

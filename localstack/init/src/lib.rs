@@ -9,6 +9,7 @@ pub mod error;
 pub mod interop;
 pub mod logs;
 pub mod process;
+pub mod protocol;
 pub mod runtime_api;
 pub mod sandbox;
 pub mod server;

@@ -20,9 +20,6 @@ use lsk_init::process::{self, Bootstrap};
 use lsk_init::state::{App, Invocations, Shutdown};
 use lsk_init::{interop, runtime_api, sandbox, server};
 
-/// The only line ever written to stdout; the executor waits for it.
-const LISTENING_PREFIX: &str = "LSK_INIT_LISTENING";
-
 fn main() -> ExitCode {
     // The namespace helpers run before anything else, single-threaded (see sandbox.rs).
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
@@ -205,10 +202,11 @@ async fn run(config: Config) -> anyhow::Result<i32> {
     Ok(code)
 }
 
-/// Prints `LSK_INIT_LISTENING 127.0.0.1:<port>`, flushed.
+/// Prints `LSK_INIT_LISTENING 127.0.0.1:<port>`, flushed: the only line ever written to
+/// stdout; the executor waits for it.
 fn announce(addr: SocketAddr) -> Result<(), InitError> {
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{LISTENING_PREFIX} {addr}")
+    writeln!(out, "{} {addr}", lsk_init::protocol::LISTENING_PREFIX)
         .and_then(|()| out.flush())
         .map_err(InitError::Announce)
 }

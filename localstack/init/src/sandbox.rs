@@ -27,7 +27,7 @@ pub const TASK_DIR: &str = "/var/task";
 /// AWS's `LAMBDA_RUNTIME_DIR`.
 pub const RUNTIME_DIR: &str = "/var/runtime";
 /// Chooses the filesystem view: `auto` (default: namespaced where allowed) or `host`.
-pub const FS_ENV: &str = "LSK_INIT_FS";
+pub use crate::protocol::FS_ENV;
 /// Prefix of the line a bootstrap writes first when it runs from host paths.
 pub const HOST_PATHS_NOTICE: &str = "lsk-init: this environment runs from host paths";
 

@@ -3,7 +3,7 @@
 Selected with LAMBDA_RUNTIME_EXECUTOR=process. LocalStack keeps doing everything else (versions,
 scaling, keep-alive, event source mappings, function URLs, logs); this replaces only the part
 that would start a Docker container, and talks to `lsk-init` over the same protocol as the
-Go init does (see DESIGN.md, "The init protocol").
+Go init does (localstack/init/PROTOCOL.md).
 """
 
 from __future__ import annotations
@@ -37,7 +37,16 @@ from localstack.services.lambda_.invocation.runtime_executor import (
 LOG = logging.getLogger(__name__)
 
 SUPPORTED_RUNTIMES = ("provided.al2023", "provided.al2")
-LISTENING_PREFIX = "LSK_INIT_LISTENING "
+# The names lsk-init and this executor agree on (localstack/init/PROTOCOL.md). lsk-init keeps
+# them in localstack/init/src/protocol.rs; its tests/protocol.rs fails if these differ.
+LISTENING_PREFIX = "LSK_INIT_LISTENING"
+INVOKE_PATH = "/invoke"
+INLINE = "inline"
+OUTCOME_RESPONSE = "response"
+OUTCOME_ERROR = "error"
+LOG_ENV = "LSK_INIT_LOG"
+FS_ENV = "LSK_INIT_FS"
+WATCH_CODE_ENV = "LSK_INIT_WATCH_CODE"
 # How long an init may take to bind its port (it does so before starting the bootstrap).
 INIT_LISTEN_TIMEOUT_S = 10.0
 STOP_GRACE_S = 2.0
@@ -54,7 +63,7 @@ PAYLOAD_LENGTH_HEADER = "x-lsk-payload-length"
 
 # lsk-init's own settings, passed through from LocalStack's environment when set:
 # LSK_INIT_LOG (its log filter), LSK_INIT_FS (`host` turns the /var/task view off).
-INIT_SETTINGS = ("LSK_INIT_LOG", "LSK_INIT_FS")
+INIT_SETTINGS = (LOG_ENV, FS_ENV)
 
 
 def result_mode() -> str:
@@ -241,7 +250,7 @@ class ProcessExecutorEndpoint(ExecutorEndpoint):
             self.logs = None
             try:
                 status, headers, data = self._init_conn.post_json(
-                    "/invoke", payload, {RESULT_MODE_HEADER: "inline"} if inline else None
+                    INVOKE_PATH, payload, {RESULT_MODE_HEADER: INLINE} if inline else None
                 )
             except OSError as e:
                 raise InvokeSendError(
@@ -266,7 +275,7 @@ class ProcessExecutorEndpoint(ExecutorEndpoint):
             split = int(headers.get(PAYLOAD_LENGTH_HEADER, ""))
         except ValueError:
             split = -1
-        if outcome not in ("response", "error") or not 0 <= split <= len(data):
+        if outcome not in (OUTCOME_RESPONSE, OUTCOME_ERROR) or not 0 <= split <= len(data):
             raise InvokeSendError(
                 f"lsk-init at {self.container_address}:{self.container_port} answered /invoke "
                 f"without an inline result ({OUTCOME_HEADER}={outcome!r}, "
@@ -277,7 +286,7 @@ class ProcessExecutorEndpoint(ExecutorEndpoint):
         return InvocationResult(
             request_id,
             data[:split],
-            is_error=outcome == "error",
+            is_error=outcome == OUTCOME_ERROR,
             logs=data[split:].decode(errors="replace"),
         )
 
@@ -315,7 +324,7 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
         if code.is_hot_reloading():
             # LocalStack's hot-reload code (`lsk watch`): a host directory whose `bootstrap` may
             # be replaced at any time; lsk-init starts each invocation on the newest one.
-            env["LSK_INIT_WATCH_CODE"] = "1"
+            env[WATCH_CODE_ENV] = "1"
         for name in INIT_SETTINGS:
             if name in os.environ:
                 env[name] = os.environ[name]
@@ -368,10 +377,10 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
                 )
             line += chunk
         text = line.decode(errors="replace").strip()
-        if not text.startswith(LISTENING_PREFIX):
+        if not text.startswith(LISTENING_PREFIX + " "):
             self._kill()
             raise LambdaRuntimeException(f"unexpected first line from lsk-init: {text!r}")
-        return int(text[len(LISTENING_PREFIX) :].rsplit(":", 1)[1])
+        return int(text[len(LISTENING_PREFIX) + 1 :].rsplit(":", 1)[1])
 
     def stop(self) -> None:
         self._stopped = True

@@ -16,8 +16,8 @@ LOG = logging.getLogger(__name__)
 def _with_nodelay(factory):
     """Sets TCP_NODELAY on every accepted connection.
 
-    Clients that write headers and body separately otherwise wait ~40 ms per request on
-    delayed ACKs (see DESIGN.md)."""
+    Clients that write headers and body separately otherwise wait ~40 ms per request: Nagle's
+    algorithm holds the response's second segment until the client's delayed ACK of the first."""
     build = factory.buildProtocol
 
     def build_protocol(addr):

@@ -2,8 +2,9 @@
 //! hyper's client connection over it (headers and body leave in one vectored write), and
 //! requests prepared once so a sample measures the server, not the client.
 //!
-//! DESIGN.md: a client that writes headers and body separately, or waits for `100-continue`,
-//! stalls ~40 ms on delayed ACKs, which would swamp a ~1 ms floor.
+//! Why: a client that writes headers and body separately, or waits for `100-continue`, stalls
+//! ~40 ms on delayed ACKs (Nagle's algorithm against the peer's delayed ACK), which would swamp
+//! a ~1 ms floor.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
