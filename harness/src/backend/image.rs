@@ -301,7 +301,9 @@ async fn uv(root: &Path, progress: &crate::progress::Phase) -> Result<PathBuf, B
     if let Ok(found) = which::which("uv") {
         return Ok(found);
     }
-    progress.update("installing the kit's Python tools into .lsk/venv (uv builds the image's packages)");
+    progress.update(
+        "installing the kit's Python tools into .lsk/venv (uv builds the image's packages)",
+    );
     let installed = super::native::ensure_installed(root, &|line| progress.update(line)).await;
     match installed {
         Ok(_) if venv_uv.is_file() => Ok(venv_uv),
