@@ -252,15 +252,25 @@ pub fn parse_metadata(json: &str) -> Result<Workspace, String> {
 
 /// Runs `cargo metadata` in `root`.
 pub async fn workspace(root: &Path) -> Result<Workspace, BuildError> {
-    let command = "cargo metadata --format-version 1 --no-deps";
+    cargo_metadata(root, &["--no-deps"], parse_metadata).await
+}
+
+/// `cargo metadata --format-version 1 <extra>` in `root`, its JSON read by `parse`.
+async fn cargo_metadata<T>(
+    root: &Path,
+    extra: &[&str],
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, BuildError> {
+    let mut args = vec!["metadata", "--format-version", "1"];
+    args.extend_from_slice(extra);
     let output = Command::new(cargo())
-        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .args(&args)
         .current_dir(root)
         .stdin(Stdio::null())
         .output()
         .await
         .map_err(|source| BuildError::Spawn {
-            command: command.into(),
+            command: format!("cargo {}", args.join(" ")),
             source,
         })?;
     if !output.status.success() {
@@ -269,11 +279,9 @@ pub async fn workspace(root: &Path) -> Result<Workspace, BuildError> {
             detail: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
         });
     }
-    parse_metadata(&String::from_utf8_lossy(&output.stdout)).map_err(|detail| {
-        BuildError::Metadata {
-            root: root.to_path_buf(),
-            detail,
-        }
+    parse(&String::from_utf8_lossy(&output.stdout)).map_err(|detail| BuildError::Metadata {
+        root: root.to_path_buf(),
+        detail,
     })
 }
 
@@ -352,29 +360,7 @@ pub fn parse_closures(json: &str) -> Result<BTreeMap<String, BTreeSet<String>>, 
 pub async fn workspace_closures(
     root: &Path,
 ) -> Result<BTreeMap<String, BTreeSet<String>>, BuildError> {
-    let command = "cargo metadata --format-version 1";
-    let output = Command::new(cargo())
-        .args(["metadata", "--format-version", "1"])
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .map_err(|source| BuildError::Spawn {
-            command: command.into(),
-            source,
-        })?;
-    if !output.status.success() {
-        return Err(BuildError::Metadata {
-            root: root.to_path_buf(),
-            detail: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        });
-    }
-    parse_closures(&String::from_utf8_lossy(&output.stdout)).map_err(|detail| {
-        BuildError::Metadata {
-            root: root.to_path_buf(),
-            detail,
-        }
-    })
+    cargo_metadata(root, &[], parse_closures).await
 }
 
 /// Decides each function's package and binary, checking them against the workspace.

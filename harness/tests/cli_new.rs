@@ -22,25 +22,7 @@ fn lsk_in(dir: &Path, args: &[&str]) -> std::process::Output {
 
 #[tokio::test]
 async fn new_makes_a_tested_function_that_deploys_and_answers() {
-    let scratch = root().join("target/lsk-e2e/new-workspace");
-    let _ = std::fs::remove_dir_all(&scratch);
-    std::fs::create_dir_all(scratch.join(".cargo")).unwrap();
-    std::fs::write(
-        scratch.join("Cargo.toml"),
-        "# a team's own workspace\n[workspace]\nresolver = \"3\"\nmembers = []\n",
-    )
-    .unwrap();
-    // The same dependency versions as this repository (already downloaded), and a target dir
-    // that outlives the scratch workspace so reruns are quick.
-    std::fs::copy(root().join("Cargo.lock"), scratch.join("Cargo.lock")).unwrap();
-    std::fs::write(
-        scratch.join(".cargo/config.toml"),
-        format!(
-            "[build]\ntarget-dir = \"{}\"\n",
-            root().join("target/lsk-e2e/new-target").display()
-        ),
-    )
-    .unwrap();
+    let scratch = common::scratch_workspace("new-workspace");
 
     let made = lsk_in(
         &scratch,

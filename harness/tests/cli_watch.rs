@@ -12,7 +12,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{root, text};
+use common::text;
 
 /// The function's source: its answer names the build, and `{"wait_for": PATH}` keeps it busy
 /// until that file exists (the test decides when an invocation ends, not a clock).
@@ -42,25 +42,7 @@ struct Workspace {
 impl Workspace {
     /// A workspace with one function `hello` (made by `lsk new`, then given our source).
     fn new(name: &str, backend: &'static str) -> Workspace {
-        let dir = root().join("target/lsk-e2e").join(name);
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join(".cargo")).unwrap();
-        std::fs::write(
-            dir.join("Cargo.toml"),
-            "[workspace]\nresolver = \"3\"\nmembers = []\n",
-        )
-        .unwrap();
-        // This repository's versions (downloaded already) and a target dir shared with the
-        // other scratch-workspace tests, so only the function itself compiles.
-        std::fs::copy(root().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
-        std::fs::write(
-            dir.join(".cargo/config.toml"),
-            format!(
-                "[build]\ntarget-dir = \"{}\"\n",
-                root().join("target/lsk-e2e/new-target").display()
-            ),
-        )
-        .unwrap();
+        let dir = common::scratch_workspace(name);
         let ws = Workspace { dir, backend };
         ws.lsk_ok(&["new", "hello"]);
         let manifest = ws.dir.join("lsk.toml");

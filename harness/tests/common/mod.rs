@@ -40,6 +40,30 @@ impl Drop for Down {
     }
 }
 
+/// A fresh Cargo workspace of a user's own at `target/lsk-e2e/<name>`, with this repository's
+/// `Cargo.lock` (versions already downloaded) and a target dir shared by the scratch-workspace
+/// tests and outliving them, so only the workspace's own crates compile on a rerun.
+pub fn scratch_workspace(name: &str) -> PathBuf {
+    let dir = root().join("target/lsk-e2e").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join(".cargo")).unwrap();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        "# a team's own workspace\n[workspace]\nresolver = \"3\"\nmembers = []\n",
+    )
+    .unwrap();
+    std::fs::copy(root().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+    std::fs::write(
+        dir.join(".cargo/config.toml"),
+        format!(
+            "[build]\ntarget-dir = \"{}\"\n",
+            root().join("target/lsk-e2e/new-target").display()
+        ),
+    )
+    .unwrap();
+    dir
+}
+
 /// Everything a command printed, for assertion messages.
 pub fn text(out: &Output) -> String {
     format!(

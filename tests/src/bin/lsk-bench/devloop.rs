@@ -475,6 +475,27 @@ pub async fn lsk(
     })
 }
 
+/// [`lsk`] on the native backend, quietly, within the usual step timeout.
+async fn native(
+    cli: &Path,
+    mirror: &Mirror,
+    port: u16,
+    args: &[&str],
+    bench_dir: &Path,
+) -> Result<Run> {
+    lsk(
+        cli,
+        mirror,
+        Backend::Native,
+        port,
+        args,
+        STEP_TIMEOUT,
+        bench_dir,
+        false,
+    )
+    .await
+}
+
 /// A free port on 127.0.0.1 for `lsk up --port`.
 pub fn free_port() -> Result<u16> {
     let l = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
@@ -554,48 +575,18 @@ pub async fn run(
         true,
     )
     .await?;
-    lsk(
-        cli,
-        mirror,
-        Backend::Native,
-        port,
-        &["down"],
-        STEP_TIMEOUT,
-        bench_dir,
-        false,
-    )
-    .await?;
+    native(cli, mirror, port, &["down"], bench_dir).await?;
     for rep in 0..reps {
         let port = free_port()?;
         report_progress(&format!(
             "repetition {}/{reps}: lsk up on port {port}",
             rep + 1
         ));
-        let up = lsk(
-            cli,
-            mirror,
-            Backend::Native,
-            port,
-            &["up"],
-            STEP_TIMEOUT,
-            bench_dir,
-            false,
-        )
-        .await?;
+        let up = native(cli, mirror, port, &["up"], bench_dir).await?;
         timings.up.push(up.took);
         timings.up_steps.push(up.steps());
 
-        let noop = lsk(
-            cli,
-            mirror,
-            Backend::Native,
-            port,
-            &["deploy", "--json"],
-            STEP_TIMEOUT,
-            bench_dir,
-            false,
-        )
-        .await?;
+        let noop = native(cli, mirror, port, &["deploy", "--json"], bench_dir).await?;
         let (uploaded, is_noop) = parse_report(&noop.stdout)?;
         if !is_noop || !uploaded.is_empty() {
             bail!("`lsk deploy` with nothing changed was not a no-op (uploaded: {uploaded:?})");
@@ -603,17 +594,7 @@ pub async fn run(
         timings.deploy_noop.push(noop.took);
 
         let line = mirror.edit(&format!("{nonce}-{rep}"))?;
-        let changed = lsk(
-            cli,
-            mirror,
-            Backend::Native,
-            port,
-            &["deploy", "--json"],
-            STEP_TIMEOUT,
-            bench_dir,
-            false,
-        )
-        .await?;
+        let changed = native(cli, mirror, port, &["deploy", "--json"], bench_dir).await?;
         timings.deploy_code_steps.push(changed.steps());
         let (uploaded, _) = parse_report(&changed.stdout)?;
         if uploaded != ["square"] {
@@ -633,17 +614,7 @@ pub async fn run(
             ));
         }
 
-        let down = lsk(
-            cli,
-            mirror,
-            Backend::Native,
-            port,
-            &["down"],
-            STEP_TIMEOUT,
-            bench_dir,
-            false,
-        )
-        .await?;
+        let down = native(cli, mirror, port, &["down"], bench_dir).await?;
         timings.down.push(down.took);
     }
     Ok(())
@@ -757,17 +728,7 @@ pub async fn run_watch(
 ) -> Result<()> {
     mirror.restore()?;
     let port = free_port()?;
-    lsk(
-        cli,
-        mirror,
-        Backend::Native,
-        port,
-        &["up"],
-        STEP_TIMEOUT,
-        bench_dir,
-        false,
-    )
-    .await?;
+    native(cli, mirror, port, &["up"], bench_dir).await?;
     let measured = async {
         let mut cmd = Command::new(cli);
         cmd.args([
@@ -856,17 +817,7 @@ pub async fn run_watch(
         Ok::<_, anyhow::Error>(())
     }
     .await;
-    let down = lsk(
-        cli,
-        mirror,
-        Backend::Native,
-        port,
-        &["down"],
-        STEP_TIMEOUT,
-        bench_dir,
-        false,
-    )
-    .await;
+    let down = native(cli, mirror, port, &["down"], bench_dir).await;
     mirror.restore()?;
     measured?;
     down.map(drop)
