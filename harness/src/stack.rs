@@ -275,7 +275,7 @@ async fn observe_function_view(
     queue_names_by_arn: &BTreeMap<String, String>,
 ) -> Result<FunctionView, Error> {
     let example = f.example.clone().unwrap_or_else(|| "{}".to_owned());
-    let observed = deploy::observe_function(clients, &f.name).await?;
+    let observed = crate::kinds::function::observe_function(clients, &f.name).await?;
     let Some(observed) = observed else {
         return Ok(FunctionView {
             name: f.name.clone(),
@@ -294,10 +294,10 @@ async fn observe_function_view(
         });
     };
     let (observed, cfg) = (observed.0, observed.1);
-    let url = deploy::observe_url(clients, &f.name)
+    let url = crate::kinds::url::observe_url(clients, &f.name)
         .await?
         .and_then(|(o, function_url)| output::url_view(&function_url, &o.auth, region, port));
-    let triggers = deploy::observe_mappings(clients, &f.name)
+    let triggers = crate::kinds::sqs_trigger::observe_mappings(clients, &f.name)
         .await?
         .into_iter()
         .map(|m| TriggerView {
@@ -335,7 +335,10 @@ async fn observe_function_view(
             .map(|u| output::curl_line(u, f.example_path.as_deref(), &example, region)),
         url,
         triggers,
-        build: observed.tags.get(deploy::plan::TAG_BUILD).cloned(),
+        build: observed
+            .tags
+            .get(crate::kinds::function::TAG_BUILD)
+            .cloned(),
         awslocal: output::awslocal_invoke_line(&f.name, &example),
         example,
     })
@@ -357,7 +360,7 @@ async fn observe_queue(
         Err(e) => return Err(Error::Deploy(aws_error("GetQueueUrl", &q.name, e))),
     };
     let attrs = match &url {
-        Some(u) => deploy::queue_attributes(clients, u).await?,
+        Some(u) => crate::kinds::queue::queue_attributes(clients, u).await?,
         None => Default::default(),
     };
     let number = |k: &str| attrs.get(k).and_then(|v| v.parse::<i64>().ok());

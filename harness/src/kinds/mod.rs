@@ -1,0 +1,13 @@
+//! The resource kinds a manifest declares, one module each: its manifest types, validation,
+//! how it is observed in LocalStack, and how a deploy reconciles it.
+//!
+//! To add a kind: add its module here, then register it where the kinds are iterated over:
+//! [`crate::manifest`] (its section and validation, in dependency order), [`crate::deploy`]
+//! (its reconcile, in dependency order, and its prune), [`crate::stack`] (its status view) and
+//! [`crate::output`] (its section of the endpoint table).
+
+pub mod bucket;
+pub mod function;
+pub mod queue;
+pub mod sqs_trigger;
+pub mod url;
