@@ -19,7 +19,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde::Serialize;
 
 use crate::aws::{self, Clients};
-use crate::kinds::{bucket, function, queue, sqs_trigger, url};
+use crate::kinds::{bucket, function, queue, s3_trigger, sqs_trigger, url};
 use crate::manifest::{Function, Manifest, RefAttr, RefKind, Reference, UnresolvedRef};
 use crate::package::Package;
 use crate::progress::Progress;
@@ -105,6 +105,7 @@ pub enum ResourceType {
     FunctionUrl,
     Permission,
     EventSourceMapping,
+    S3Notification,
 }
 
 impl ResourceType {
@@ -116,6 +117,7 @@ impl ResourceType {
             ResourceType::FunctionUrl => "url",
             ResourceType::Permission => "permission",
             ResourceType::EventSourceMapping => "sqs mapping",
+            ResourceType::S3Notification => "s3 trigger",
         }
     }
 }
@@ -308,6 +310,12 @@ pub async fn apply(
         }
     }
 
+    // Bucket notifications check that their functions exist, and go before a pruned function.
+    phase.update("S3 triggers");
+    for (name, change) in s3_trigger::reconcile(clients, manifest, &resolved).await? {
+        report.push(ResourceType::S3Notification, name, change);
+    }
+
     if opts.prune {
         phase.update("removing functions no longer in the manifest");
         let in_manifest: BTreeSet<String> = manifest.functions.keys().cloned().collect();
@@ -365,6 +373,11 @@ async fn deploy_function(
             format!("{} public URL", f.name),
             c,
         ));
+    }
+
+    phase.update(&format!("S3 permissions {}", f.name));
+    for (name, change) in s3_trigger::reconcile_permissions(clients, f, resolved).await? {
+        changes.push((ResourceType::Permission, name, change));
     }
 
     phase.update(&format!("SQS mappings {}", f.name));

@@ -15,6 +15,7 @@ use toml::de::DeValue;
 use crate::aws::{self, Clients};
 use crate::deploy::{Change, DeployError, Resolved, ResourceType, aws_error};
 use crate::kinds::queue::Queue;
+use crate::kinds::s3_trigger::{self, RawS3Trigger, S3Trigger};
 use crate::kinds::sqs_trigger::{self, RawTrigger, SqsTrigger};
 use crate::kinds::url::{self, FunctionUrl};
 use crate::manifest::spans::{Collector, Seg, check_range, key, keys, render_path, with};
@@ -84,6 +85,7 @@ pub struct Function {
     pub environment: BTreeMap<String, EnvValue>,
     pub url: Option<FunctionUrl>,
     pub sqs: Vec<SqsTrigger>,
+    pub s3: Vec<S3Trigger>,
     pub description: Option<String>,
     /// Example payload (JSON text) used in the printed `curl`/`awslocal` lines and `lsk invoke`.
     pub example: Option<String>,
@@ -109,6 +111,8 @@ struct RawFunction {
     url: Option<FunctionUrl>,
     #[serde(default)]
     sqs: Vec<RawTrigger>,
+    #[serde(default)]
+    s3: Vec<RawS3Trigger>,
     #[serde(default)]
     description: Option<String>,
     #[serde(default)]
@@ -249,6 +253,7 @@ fn validate_function(
 
     url::validate(c, base, raw.url.as_ref());
     let sqs = sqs_trigger::validate(c, base, raw.sqs, known, queues);
+    let s3 = s3_trigger::validate(c, base, raw.s3, known);
 
     if let Some(Err(e)) = raw
         .example
@@ -285,6 +290,7 @@ fn validate_function(
         environment,
         url: raw.url,
         sqs,
+        s3,
         description: raw.description,
         example: raw.example,
         example_path: raw.example_path,

@@ -9,5 +9,15 @@
 pub mod bucket;
 pub mod function;
 pub mod queue;
+pub mod s3_trigger;
 pub mod sqs_trigger;
 pub mod url;
+
+use crate::manifest::Manifest;
+
+/// The LocalStack services the kinds `manifest` uses need beyond the kit's own.
+pub(crate) fn services(manifest: &Manifest) -> Vec<String> {
+    // Functions, URLs, SQS triggers, queues and buckets use the kit's own services only.
+    let _ = manifest;
+    Vec::new()
+}

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use crate::kinds::{bucket, function, queue};
+use crate::kinds::{bucket, function, queue, s3_trigger};
 use spans::{Collector, key, line_col};
 
 pub use crate::kinds::bucket::{Bucket, check_bucket_name};
@@ -32,6 +32,7 @@ pub use crate::kinds::function::{
 pub use crate::kinds::queue::{
     DEFAULT_MESSAGE_RETENTION_S, DEFAULT_VISIBILITY_TIMEOUT_S, DeadLetter, Queue, check_queue_name,
 };
+pub use crate::kinds::s3_trigger::S3Trigger;
 pub use crate::kinds::sqs_trigger::{DEFAULT_BATCH_SIZE, SqsTrigger};
 pub use crate::kinds::url::{Cors, FunctionUrl, UrlAuth};
 pub use refs::{EnvValue, RefAttr, RefKind, Reference, UnresolvedRef};
@@ -216,6 +217,7 @@ impl Manifest {
             &queues,
             &mut warnings,
         );
+        s3_trigger::validate_overlaps(&mut c, &functions);
         if sections.values().all(|v| v.is_empty()) && c.issues.is_empty() {
             warnings.push(format!(
                 "{} declares no functions, queues or buckets: nothing to deploy",
@@ -244,6 +246,12 @@ impl Manifest {
     /// Queue names ordered so that every dead-letter queue comes before the queues using it.
     pub fn queues_in_deploy_order(&self) -> Vec<&Queue> {
         queue::in_deploy_order(self)
+    }
+
+    /// LocalStack services the manifest needs besides the kit's own (lambda, sqs, s3, logs, iam,
+    /// sts), so LocalStack starts only what is used.
+    pub fn services(&self) -> Vec<String> {
+        crate::kinds::services(self)
     }
 
     /// The function that consumes `queue` (the first one with an SQS trigger on it).
