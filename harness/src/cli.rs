@@ -271,8 +271,10 @@ fn load_stack(target: &Target, warn: bool) -> Result<Stack> {
     Ok(stack)
 }
 
-fn start_options(target: &Target, root: &std::path::Path, progress: &Progress) -> StartOptions {
+fn start_options(target: &Target, stack: &Stack, progress: &Progress) -> StartOptions {
+    let root = stack.root();
     let mut opts = StartOptions::new(root)
+        .services(stack.manifest().services())
         .port(target.port)
         .region(target.region.clone())
         .endpoint(target.endpoint.clone())
@@ -293,11 +295,7 @@ fn choice(target: &Target) -> BackendChoice {
 
 async fn connect(target: &Target, stack: &Stack) -> Result<LocalStack> {
     let progress = Progress::silent();
-    Ok(LocalStack::connect(
-        choice(target),
-        start_options(target, stack.root(), &progress),
-    )
-    .await?)
+    Ok(LocalStack::connect(choice(target), start_options(target, stack, &progress)).await?)
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
@@ -358,7 +356,7 @@ fn print_deployed(deployed: &lsk::Deployed, json: bool) {
 async fn up(target: &Target, args: DeployArgs) -> Result<ExitCode> {
     let stack = load_stack(target, true)?;
     let progress = Progress::auto();
-    let mut opts = start_options(target, stack.root(), &progress).detach(true);
+    let mut opts = start_options(target, &stack, &progress).detach(true);
     let selection = backend::select_here(
         choice(target),
         opts.endpoint.as_deref(),

@@ -11,6 +11,7 @@ pub mod build;
 pub mod deploy;
 pub mod error;
 pub mod invoke;
+pub mod kinds;
 pub mod kit;
 pub mod manifest;
 pub mod output;

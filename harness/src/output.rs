@@ -33,6 +33,20 @@ pub struct TriggerView {
     pub state: Option<String>,
 }
 
+/// An S3 trigger of a function, as configured on its bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct S3TriggerView {
+    /// The bucket's S3 name.
+    pub bucket: String,
+    pub events: Vec<String>,
+    pub prefix: Option<String>,
+    pub suffix: Option<String>,
+    /// false when the manifest lists it but the bucket does not have it (deploy again).
+    pub deployed: bool,
+    /// Ready-to-paste upload that fires it.
+    pub awslocal: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FunctionView {
     pub name: String,
@@ -45,6 +59,7 @@ pub struct FunctionView {
     pub code_sha256: Option<String>,
     pub url: Option<UrlView>,
     pub triggers: Vec<TriggerView>,
+    pub s3_triggers: Vec<S3TriggerView>,
     /// Ready-to-paste `curl` to the function URL (offline form), when there is one.
     pub curl: Option<String>,
     /// Ready-to-paste `awslocal lambda invoke`.
@@ -181,6 +196,15 @@ pub fn awslocal_send_line(queue_url: &str, body: &str, fifo: bool) -> String {
     line
 }
 
+/// `awslocal s3 cp` of a short text from stdin to `s3://bucket/key`: an upload that fires an S3
+/// trigger whose filters `key` matches.
+pub fn awslocal_upload_line(bucket: &str, key: &str) -> String {
+    format!(
+        "echo 'hello from lsk' | awslocal s3 cp - {}",
+        quote_always(&format!("s3://{bucket}/{key}"))
+    )
+}
+
 /// `awslocal s3 ls` of a bucket.
 pub fn awslocal_ls_line(bucket: &str) -> String {
     format!("awslocal s3 ls s3://{bucket}/")
@@ -263,6 +287,20 @@ pub fn render_text(view: &StackView) -> String {
                 "sqs trigger",
                 &format!("{} ({})", t.queue, what.join(", ")),
             );
+        }
+        for t in &f.s3_triggers {
+            let mut filter = format!(
+                "s3://{}/{}*{}",
+                t.bucket,
+                t.prefix.as_deref().unwrap_or(""),
+                t.suffix.as_deref().unwrap_or("")
+            );
+            filter.push_str(&format!(" ({})", t.events.join(", ")));
+            if !t.deployed {
+                filter.push_str(", not deployed: run `lsk deploy`");
+            }
+            row(&mut out, "s3 trigger", &filter);
+            row(&mut out, "upload", &t.awslocal);
         }
     }
     if !view.queues.is_empty() {
@@ -354,6 +392,7 @@ mod tests {
             curl: Some(curl_line(&url, None, r#"{"number": 6}"#, "us-east-1")),
             url: Some(url),
             triggers: vec![],
+            s3_triggers: vec![],
             awslocal: awslocal_invoke_line("square", r#"{"number": 6}"#),
             example: r#"{"number": 6}"#.into(),
             build: Some("host".into()),

@@ -26,7 +26,9 @@ use crate::deploy::{self, DeployOptions, DeployReport, aws_error};
 use crate::error::Error;
 use crate::invoke::{self, HttpReply, Invocation, InvokeMode, LogLine};
 use crate::manifest::Manifest;
-use crate::output::{self, BucketView, FunctionView, QueueView, StackView, TriggerView};
+use crate::output::{
+    self, BucketView, FunctionView, QueueView, S3TriggerView, StackView, TriggerView,
+};
 use crate::package::{self, Package};
 use crate::progress::Progress;
 
@@ -204,6 +206,8 @@ impl Stack {
         packages: &BTreeMap<String, Package>,
         opts: &DeployOpts,
     ) -> Result<Deployed, Error> {
+        crate::backend::external::check_services(localstack.endpoint(), &self.manifest.services())
+            .await?;
         let clients = Clients::new(&localstack.sdk_config());
         let (report, _) = deploy::apply(
             &self.manifest,
@@ -251,7 +255,15 @@ impl Stack {
         }
         for f in self.manifest.functions.values() {
             view.functions.push(
-                observe_function_view(&clients, f, &region, port, &queue_names_by_arn).await?,
+                observe_function_view(
+                    &clients,
+                    f,
+                    &self.manifest,
+                    &region,
+                    port,
+                    &queue_names_by_arn,
+                )
+                .await?,
             );
         }
         for b in self.manifest.buckets.values() {
@@ -270,12 +282,13 @@ impl Stack {
 async fn observe_function_view(
     clients: &Clients,
     f: &crate::manifest::Function,
+    manifest: &Manifest,
     region: &str,
     port: u16,
     queue_names_by_arn: &BTreeMap<String, String>,
 ) -> Result<FunctionView, Error> {
     let example = f.example.clone().unwrap_or_else(|| "{}".to_owned());
-    let observed = deploy::observe_function(clients, &f.name).await?;
+    let observed = crate::kinds::function::observe_function(clients, &f.name).await?;
     let Some(observed) = observed else {
         return Ok(FunctionView {
             name: f.name.clone(),
@@ -287,6 +300,7 @@ async fn observe_function_view(
             code_sha256: None,
             url: None,
             triggers: Vec::new(),
+            s3_triggers: Vec::new(),
             curl: None,
             build: None,
             watched: None,
@@ -295,10 +309,11 @@ async fn observe_function_view(
         });
     };
     let (observed, cfg) = (observed.0, observed.1);
-    let url = deploy::observe_url(clients, &f.name)
+    let s3_triggers = observe_s3_triggers(clients, f, manifest, region).await?;
+    let url = crate::kinds::url::observe_url(clients, &f.name)
         .await?
         .and_then(|(o, function_url)| output::url_view(&function_url, &o.auth, region, port));
-    let triggers = deploy::observe_mappings(clients, &f.name)
+    let triggers = crate::kinds::sqs_trigger::observe_mappings(clients, &f.name)
         .await?
         .into_iter()
         .map(|m| TriggerView {
@@ -336,7 +351,11 @@ async fn observe_function_view(
             .map(|u| output::curl_line(u, f.example_path.as_deref(), &example, region)),
         url,
         triggers,
-        build: observed.tags.get(deploy::plan::TAG_BUILD).cloned(),
+        s3_triggers,
+        build: observed
+            .tags
+            .get(crate::kinds::function::TAG_BUILD)
+            .cloned(),
         watched: observed
             .code_location
             .as_deref()
@@ -345,6 +364,43 @@ async fn observe_function_view(
         awslocal: output::awslocal_invoke_line(&f.name, &example),
         example,
     })
+}
+
+/// The function's S3 triggers as the manifest lists them, each marked with whether its bucket has
+/// it.
+async fn observe_s3_triggers(
+    clients: &Clients,
+    f: &crate::manifest::Function,
+    manifest: &Manifest,
+    region: &str,
+) -> Result<Vec<S3TriggerView>, Error> {
+    use crate::kinds::s3_trigger;
+    let mut out = Vec::new();
+    for (i, t) in f.s3.iter().enumerate() {
+        let Some(bucket) = manifest.buckets.get(&t.bucket) else {
+            continue;
+        };
+        let id = format!("{}{}-{i}", s3_trigger::CONFIG_PREFIX, f.name);
+        let deployed = s3_trigger::observe(clients, &bucket.name)
+            .await?
+            .is_some_and(|config| {
+                let wanted = s3_trigger::desired_notifications(manifest, &t.bucket, region);
+                let there = s3_trigger::owned(&config);
+                wanted
+                    .iter()
+                    .find(|n| n.id == id)
+                    .is_some_and(|w| there.contains(w))
+            });
+        out.push(S3TriggerView {
+            bucket: bucket.name.clone(),
+            events: t.events.clone(),
+            prefix: t.prefix.clone(),
+            suffix: t.suffix.clone(),
+            deployed,
+            awslocal: output::awslocal_upload_line(&bucket.name, &s3_trigger::example_key(t)),
+        });
+    }
+    Ok(out)
 }
 
 async fn observe_queue(
@@ -363,7 +419,7 @@ async fn observe_queue(
         Err(e) => return Err(Error::Deploy(aws_error("GetQueueUrl", &q.name, e))),
     };
     let attrs = match &url {
-        Some(u) => deploy::queue_attributes(clients, u).await?,
+        Some(u) => crate::kinds::queue::queue_attributes(clients, u).await?,
         None => Default::default(),
     };
     let number = |k: &str| attrs.get(k).and_then(|v| v.parse::<i64>().ok());

@@ -151,6 +151,7 @@ async fn start(spec: Spec) -> Result<Kit, String> {
     let mut opts = StartOptions::new(&root)
         .port(0)
         .native_env(spec.native_env)
+        .services(spec.stack.manifest().services())
         .progress(lsk::Progress::plain());
     opts.state_dir = state_dir.clone();
     let ls = LocalStack::start(spec.backend, opts).await.map_err(|e| {

@@ -120,8 +120,8 @@ pub struct ContainerSpec {
 pub const KIT_CAPABILITIES: &[&str] = &["SYS_ADMIN"];
 
 /// Settings of the kit flavour on host port `port` (the image has the fixed ones).
-pub fn kit_env(port: u16) -> Vec<(String, String)> {
-    super::common_env(port)
+pub fn kit_env(port: u16, services: &[String]) -> Vec<(String, String)> {
+    super::common_env(port, services)
 }
 
 /// The kit container for `image` on host `port`, reached through `network`.
@@ -131,8 +131,9 @@ pub fn kit_spec(
     port: u16,
     labels: Vec<(String, String)>,
     network: Network,
+    services: &[String],
 ) -> ContainerSpec {
-    let mut env = kit_env(port);
+    let mut env = kit_env(port, services);
     let container_port = match network {
         Network::Published => CONTAINER_PORT,
         Network::Host => {
@@ -161,6 +162,7 @@ pub fn official_spec(
     port: u16,
     auth_token: Option<&str>,
     labels: Vec<(String, String)>,
+    services: &[String],
 ) -> ContainerSpec {
     let mut env = vec![
         (
@@ -168,7 +170,7 @@ pub fn official_spec(
             format!("localhost.localstack.cloud:{port}"),
         ),
         ("EAGER_SERVICE_LOADING".to_owned(), "1".to_owned()),
-        ("SERVICES".to_owned(), super::native::SERVICES.to_owned()),
+        ("SERVICES".to_owned(), super::services_setting(services)),
         ("SQS_ENDPOINT_STRATEGY".to_owned(), "path".to_owned()),
         // Its Lambda containers carry our label too, so a sweep finds them.
         (
@@ -285,7 +287,7 @@ pub fn display_command(program: &str, args: &[String]) -> String {
 /// No top-level `name:` (docker-compose v1 rejects it): pass `-p lsk`.
 pub fn render_compose() -> String {
     let mut env_lines = String::new();
-    for (k, v) in super::common_env_with(CONTAINER_PORT, |_| None) {
+    for (k, v) in super::common_env_with(CONTAINER_PORT, &[], |_| None) {
         let v = if k == "LOCALSTACK_HOST" {
             "localhost.localstack.cloud:${LSK_PORT:-4566}".to_owned()
         } else {
@@ -926,6 +928,7 @@ mod tests {
             45123,
             test_labels(77),
             Network::Published,
+            &[],
         );
         let args = run_args(&spec, true);
         let line = display_command("docker", &args);
@@ -952,7 +955,7 @@ mod tests {
 
     #[test]
     fn on_the_host_network_the_gateway_itself_listens_on_loopback() {
-        let spec = kit_spec("i:t", "n", 45124, test_labels(1), Network::Host);
+        let spec = kit_spec("i:t", "n", 45124, test_labels(1), Network::Host, &[]);
         let line = display_command("docker", &run_args(&spec, false));
         assert!(line.contains(" --network host "), "{line}");
         assert!(!line.contains(" -p "), "{line}");
@@ -968,7 +971,13 @@ mod tests {
 
     #[test]
     fn official_container_has_the_socket_and_passes_the_token_hidden() {
-        let spec = official_spec("o", 4567, Some("ls-secret"), up_labels(Path::new("/ws")));
+        let spec = official_spec(
+            "o",
+            4567,
+            Some("ls-secret"),
+            up_labels(Path::new("/ws")),
+            &["apigateway".to_owned()],
+        );
         assert_eq!(spec.image, OFFICIAL_IMAGE);
         assert!(
             spec.mounts
@@ -986,7 +995,12 @@ mod tests {
                 .is_some_and(|f| f.contains("dev.lsk.managed=true")),
             "LocalStack's Lambda containers carry our label"
         );
-        let without = official_spec("o", 4566, Some(""), Vec::new());
+        assert_eq!(
+            env_of(&spec, "SERVICES").as_deref(),
+            Some("lambda,sqs,s3,logs,iam,sts,apigateway"),
+            "the services the manifest uses are started besides the kit's own"
+        );
+        let without = official_spec("o", 4566, Some(""), Vec::new(), &[]);
         assert_eq!(env_of(&without, "LOCALSTACK_AUTH_TOKEN"), None);
     }
 

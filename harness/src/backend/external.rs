@@ -184,6 +184,25 @@ pub async fn check(endpoint: &str) -> Result<Health, BackendError> {
     }
 }
 
+/// Checks that LocalStack offers `services` (what the manifest uses beyond the kit's own): one
+/// started earlier, or by someone else, may have been started without them.
+pub async fn check_services(endpoint: &str, services: &[String]) -> Result<(), BackendError> {
+    if services.is_empty() {
+        return Ok(());
+    }
+    let h = health(endpoint, Duration::from_secs(5)).await?;
+    let needed: Vec<&str> = services.iter().map(String::as_str).collect();
+    let missing = h.unusable(&needed);
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(BackendError::MissingServices {
+            endpoint: endpoint.to_owned(),
+            missing,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

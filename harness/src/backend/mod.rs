@@ -41,14 +41,28 @@ pub const LOCALSTACK_TUNING: &[(&str, &str)] = &[
 ];
 
 /// LocalStack settings of the backends that run our plugin (native, and docker's kit flavour)
-/// for host port `port`. A variable of the same name in the environment of `lsk` wins.
-pub fn common_env(port: u16) -> Vec<(String, String)> {
-    common_env_with(port, |k| std::env::var(k).ok())
+/// for host port `port`, with `services` started besides [`native::SERVICES`]. A variable of the
+/// same name in the environment of `lsk` wins.
+pub fn common_env(port: u16, services: &[String]) -> Vec<(String, String)> {
+    common_env_with(port, services, |k| std::env::var(k).ok())
+}
+
+/// The `SERVICES` LocalStack starts: the kit's own, then `extra` (what the manifest needs, see
+/// [`crate::Manifest::services`]) without repeats.
+pub fn services_setting(extra: &[String]) -> String {
+    let mut all: Vec<&str> = native::SERVICES.split(',').collect();
+    for s in extra {
+        if !all.contains(&s.as_str()) {
+            all.push(s);
+        }
+    }
+    all.join(",")
 }
 
 /// [`common_env`] with the overriding environment given (the compose file is rendered with none).
 pub fn common_env_with(
     port: u16,
+    services: &[String],
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Vec<(String, String)> {
     let host = |k: &str, default: &str| lookup(k).unwrap_or_else(|| default.to_string());
@@ -59,7 +73,10 @@ pub fn common_env_with(
             format!("localhost.localstack.cloud:{port}"),
         ),
         ("SQS_ENDPOINT_STRATEGY".into(), "path".into()),
-        ("SERVICES".into(), host("LSK_SERVICES", native::SERVICES)),
+        (
+            "SERVICES".into(),
+            host("LSK_SERVICES", &services_setting(services)),
+        ),
         ("EAGER_SERVICE_LOADING".into(), "1".into()),
         ("LAMBDA_RUNTIME_EXECUTOR".into(), "process".into()),
         ("DNS_ADDRESS".into(), "0".into()),
@@ -360,12 +377,23 @@ pub enum BackendError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "the LocalStack at {endpoint} was started without {} which the manifest uses",
+        missing.join(", ")
+    )]
+    MissingServices {
+        endpoint: String,
+        missing: Vec<String>,
+    },
 }
 
 impl BackendError {
     /// What to do about it, when there is something beyond the message.
     pub fn hint(&self) -> Option<String> {
         match self {
+            BackendError::MissingServices { .. } => Some(
+                "restart it so it starts them: `lsk down`, then `lsk up` (an external LocalStack needs them in its SERVICES)".into(),
+            ),
             BackendError::Unhealthy { endpoint, .. } => Some(format!(
                 "check that LocalStack runs at {endpoint} (curl {endpoint}/_localstack/health), or unset LOCALSTACK_ENDPOINT / AWS_ENDPOINT_URL to let lsk start one"
             )),
@@ -399,6 +427,9 @@ pub struct StartOptions {
     pub env: Env,
     /// Extra settings for native LocalStack (e.g. `LAMBDA_KEEPALIVE_MS`).
     pub native_env: Vec<(String, String)>,
+    /// Services to start besides the kit's own: what the manifest uses
+    /// ([`crate::Manifest::services`]).
+    pub services: Vec<String>,
     /// An `lsk-init` already built in release; when `None` the native backend builds it.
     pub init_bin: Option<PathBuf>,
     /// The base of our LocalStack image (docker backend); `None`: see `image::ensure_base`.
@@ -422,6 +453,7 @@ impl StartOptions {
             detach: false,
             env: Env::from_process(),
             native_env: Vec::new(),
+            services: Vec::new(),
             init_bin: None,
             docker_base: None,
             progress: Progress::silent(),
@@ -438,6 +470,11 @@ impl StartOptions {
     }
     pub fn native_env(mut self, env: Vec<(String, String)>) -> Self {
         self.native_env = env;
+        self
+    }
+    /// Services to start besides the kit's own (see [`crate::Manifest::services`]).
+    pub fn services(mut self, services: Vec<String>) -> Self {
+        self.services = services;
         self
     }
 
@@ -693,6 +730,7 @@ impl LocalStack {
             init_bin,
             detach: opts.detach,
             env: opts.native_env.clone(),
+            services: opts.services.clone(),
         };
         let started = native::NativeLocalStack::start(cfg, &report).await?;
         phase.done(&format!(
@@ -775,15 +813,25 @@ impl LocalStack {
         }
         let spec_for = |name: &str, labels| match flavour {
             docker::Flavour::Kit => {
-                let mut spec =
-                    docker::kit_spec(&image, name, port, labels, docker::Network::for_kit());
+                let mut spec = docker::kit_spec(
+                    &image,
+                    name,
+                    port,
+                    labels,
+                    docker::Network::for_kit(),
+                    &opts.services,
+                );
                 let dir = watch_dir.display().to_string();
                 spec.mounts.push((dir.clone(), dir));
                 spec
             }
-            docker::Flavour::Official => {
-                docker::official_spec(name, port, opts.env.auth_token.as_deref(), labels)
-            }
+            docker::Flavour::Official => docker::official_spec(
+                name,
+                port,
+                opts.env.auth_token.as_deref(),
+                labels,
+                &opts.services,
+            ),
         };
         if opts.detach {
             let spec = spec_for(

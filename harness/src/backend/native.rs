@@ -39,7 +39,9 @@ pub fn descendants(pid: u32) -> Vec<(u32, String)> {
         .collect()
 }
 
-/// Services the kit uses; LocalStack starts them eagerly so the first call is not slow.
+/// Services the kit always uses; LocalStack starts them eagerly so the first call is not slow.
+/// Others (events, sns, apigateway, stepfunctions) are added only when the manifest uses them,
+/// since each costs start-up time and memory.
 ///
 /// Not `cloudwatch`: with it, LocalStack starts a thread per invocation that puts an
 /// `Invocations` metric through its own gateway, competing for the GIL on the invoke path
@@ -116,6 +118,8 @@ pub struct NativeConfig {
     pub detach: bool,
     /// Extra LocalStack settings (e.g. `LAMBDA_KEEPALIVE_MS`).
     pub env: Vec<(String, String)>,
+    /// Services to start besides [`SERVICES`].
+    pub services: Vec<String>,
 }
 
 impl NativeConfig {
@@ -128,6 +132,7 @@ impl NativeConfig {
             init_bin,
             detach: false,
             env: Vec::new(),
+            services: Vec::new(),
         }
     }
 }
@@ -370,7 +375,7 @@ fn localstack_env(cfg: &NativeConfig, port: u16) -> Vec<(String, String)> {
         // Function code is unzipped under the temp dir: keep it inside the project.
         ("TMPDIR".into(), state.join("tmp").display().to_string()),
     ];
-    env.extend(super::common_env(port));
+    env.extend(super::common_env(port, &cfg.services));
     for (k, v) in &cfg.env {
         env.retain(|(ek, _)| ek != k);
         env.push((k.clone(), v.clone()));
@@ -571,6 +576,7 @@ mod tests {
             init_bin: "/p/target/release/lsk-init".into(),
             detach: false,
             env: vec![("LS_LOG".into(), "debug".into())],
+            services: Vec::new(),
         }
     }
 

@@ -629,3 +629,71 @@ fn an_invalid_queue_still_takes_part_in_cross_checks() {
         "{all:#?}"
     );
 }
+
+const UPLOADS: &str = "[buckets.uploads]\nname = \"lsk-uploads\"\n";
+
+#[test]
+fn s3_trigger_defaults_to_object_created_and_keeps_its_filters() {
+    let m = parse(&format!(
+        "{SQUARE}[[functions.square.s3]]\nbucket = \"uploads\"\nprefix = \"uploads/\"\n{UPLOADS}"
+    ))
+    .unwrap();
+    assert_eq!(
+        m.functions["square"].s3,
+        [S3Trigger {
+            bucket: "uploads".into(),
+            events: vec!["s3:ObjectCreated:*".into()],
+            prefix: Some("uploads/".into()),
+            suffix: None,
+        }]
+    );
+    assert!(m.services().is_empty(), "S3 triggers need no extra service");
+}
+
+#[test]
+fn s3_trigger_on_undeclared_bucket_or_unknown_event_is_reported_where_written() {
+    let src = format!(
+        "{SQUARE}[[functions.square.s3]]\nbucket = \"lsk-uploads\"\nevents = [\"s3:ObjectCreated\"]\nsuffix = \"\"\n{UPLOADS}"
+    );
+    assert_issue(
+        &src,
+        "functions.square.s3[0].bucket",
+        &["bucket `lsk-uploads` is not declared", "the bucket's key"],
+    );
+    assert_issue(
+        &src,
+        "functions.square.s3[0].events",
+        &[
+            "\"s3:ObjectCreated\" is not an S3 event type",
+            "s3:ObjectCreated:*",
+        ],
+    );
+    assert_issue(
+        &src,
+        "functions.square.s3[0].suffix",
+        &["must not be empty"],
+    );
+    let at = issues(&src)
+        .into_iter()
+        .find(|i| i.key == "functions.square.s3[0].bucket")
+        .and_then(|i| i.position);
+    assert_eq!(at, Some((4, 10)), "points at the bucket's value");
+}
+
+#[test]
+fn overlapping_s3_triggers_on_one_bucket_are_refused() {
+    let src = format!(
+        "{SQUARE}[[functions.square.s3]]\nbucket = \"uploads\"\nprefix = \"uploads/\"\n\
+         [functions.other]\npackage = \"other\"\n[[functions.other.s3]]\nbucket = \"uploads\"\nprefix = \"uploads/png/\"\n{UPLOADS}"
+    );
+    assert_issue(
+        &src,
+        "functions.square.s3[0]",
+        &[
+            "overlaps functions.other.s3[0]",
+            "different prefixes or suffixes",
+        ],
+    );
+    let disjoint = src.replace("uploads/png/", "incoming/");
+    assert!(parse(&disjoint).is_ok());
+}

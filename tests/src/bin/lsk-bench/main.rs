@@ -404,6 +404,7 @@ async fn start_localstack(
         .port(0)
         .init_bin(built.init.clone())
         .native_env(env)
+        .services(ctx.stack.manifest().services())
         .env(lsk::Env::default())
         .progress(Progress::plain());
     opts.state_dir = state_dir;
