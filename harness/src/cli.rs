@@ -113,6 +113,9 @@ pub enum Command {
         /// Trigger it from this SQS queue (declared with a dead-letter queue if lsk.toml lacks it)
         #[arg(long, value_name = "QUEUE")]
         sqs: Option<String>,
+        /// Trigger it from uploads to this bucket (declared if lsk.toml lacks it)
+        #[arg(long, value_name = "BUCKET")]
+        s3: Option<String>,
     },
     /// Build our LocalStack image (the docker backend's) if missing, tag it lsk-localstack:latest
     /// for the compose file, and print its tag
@@ -310,7 +313,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         } => watch(&target, functions, build_target).await,
         Command::Down { purge } => down(&target, purge).await,
         Command::Image { base } => image(&target, base.as_deref()).await,
-        Command::New { name, url, sqs } => new_function(&target, name, url, sqs),
+        Command::New { name, url, sqs, s3 } => new_function(&target, name, url, sqs, s3),
         Command::Invoke {
             function,
             data,
@@ -632,7 +635,13 @@ async fn logs(
     Ok(ExitCode::SUCCESS)
 }
 
-fn new_function(target: &Target, name: String, url: bool, sqs: Option<String>) -> Result<ExitCode> {
+fn new_function(
+    target: &Target,
+    name: String,
+    url: bool,
+    sqs: Option<String>,
+    s3: Option<String>,
+) -> Result<ExitCode> {
     // The workspace root: next to `--manifest` if given, else the nearest Cargo workspace
     // around this directory (never an lsk.toml further up that belongs to another workspace).
     let root = match &target.manifest {
@@ -651,6 +660,7 @@ fn new_function(target: &Target, name: String, url: bool, sqs: Option<String>) -
             name: name.clone(),
             url,
             sqs,
+            s3,
         },
     )?;
     eprintln!("created {}", created.crate_dir.display());

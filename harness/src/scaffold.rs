@@ -1,8 +1,8 @@
 //! `lsk new`: a new function crate in the current workspace, registered as a member, declared
 //! in `lsk.toml`, with a handler unit test over real event fixtures.
 //!
-//! The generated function answers all three ways in (direct invoke, function URL, SQS batch),
-//! so adding `--url` or `--sqs` later is only a change to `lsk.toml`.
+//! The generated function answers every way in (direct invoke, function URL, SQS batch, S3
+//! upload), so adding `--url`, `--sqs` or `--s3` later is only a change to `lsk.toml`.
 
 use std::path::{Path, PathBuf};
 
@@ -17,6 +17,8 @@ pub struct NewFunction {
     pub url: bool,
     /// Trigger it from this SQS queue (declared too when the manifest lacks it).
     pub sqs: Option<String>,
+    /// Trigger it from uploads to this bucket (declared too when the manifest lacks it).
+    pub s3: Option<String>,
 }
 
 /// What `lsk new` did.
@@ -156,6 +158,9 @@ pub fn create(root: &Path, new: &NewFunction) -> Result<Created, NewError> {
     if let Some(queue) = &new.sqs {
         validate_queue(queue)?;
     }
+    if let Some(bucket) = &new.s3 {
+        validate_bucket(bucket)?;
+    }
     let cargo_toml = root.join("Cargo.toml");
     let workspace_text =
         std::fs::read_to_string(&cargo_toml).map_err(io("reading", &cargo_toml))?;
@@ -260,7 +265,25 @@ fn validate_queue(queue: &str) -> Result<(), NewError> {
     }
 }
 
-/// Adds `[functions.<name>]` (and the queue, when the manifest lacks it) to `lsk.toml`.
+fn validate_bucket(bucket: &str) -> Result<(), NewError> {
+    let ok = (3..=63).contains(&bucket.len())
+        && bucket
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && bucket.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(NewError::InvalidName {
+            name: bucket.to_owned(),
+            why: "an S3 bucket name is 3 to 63 lowercase letters, digits, hyphens or dots, starting and ending with a letter or digit".into(),
+        })
+    }
+}
+
+/// Adds `[functions.<name>]` (and the queue and bucket, when the manifest lacks them) to
+/// `lsk.toml`.
 fn add_function(lsk: &mut DocumentMut, new: &NewFunction) {
     let mut text = format!(
         "[functions.{name}]\npackage = \"{name}\"\nexample = '{{\"name\": \"you\"}}'\n",
@@ -278,6 +301,15 @@ fn add_function(lsk: &mut DocumentMut, new: &NewFunction) {
             text.push_str(&format!(
                 "\n[queues.{queue}]\nvisibility_timeout = 30\ndead_letter = {{ queue = \"{queue}-dlq\", max_receive_count = 3 }}\n\n[queues.{queue}-dlq]\n"
             ));
+        }
+    }
+    if let Some(bucket) = &new.s3 {
+        text.push_str(&format!(
+            "\n[[functions.{name}.s3]]\nbucket = \"{bucket}\"\nevents = [\"s3:ObjectCreated:*\"]\n",
+            name = new.name
+        ));
+        if lsk.get("buckets").and_then(|b| b.get(bucket)).is_none() {
+            text.push_str(&format!("\n[buckets.{bucket}]\n"));
         }
     }
     // Appended as text so the user's own layout and comments stay as they were.
@@ -311,6 +343,10 @@ fn write_crate(dir: &Path, name: &str) -> Result<Vec<PathBuf>, NewError> {
             "tests/fixtures/sqs_batch.json",
             SQS_BATCH_JSON.replace("__NAME__", name),
         ),
+        (
+            "tests/fixtures/s3_put.json",
+            S3_PUT_JSON.replace("__NAME__", name),
+        ),
     ];
     let mut written = Vec::new();
     for (rel, content) in files {
@@ -333,7 +369,8 @@ publish = false
 
 [dependencies]
 lambda_runtime = "1"
-aws_lambda_events = { version = "1", default-features = false, features = ["lambda_function_urls", "sqs"] }
+aws_lambda_events = { version = "1", default-features = false, features = ["lambda_function_urls", "sqs", "s3"] }
+base64 = "0.22"
 tokio = { version = "1", features = ["macros", "rt-multi-thread"] }
 serde = { version = "1", features = ["derive"] }
 serde_json = "1"
@@ -352,15 +389,17 @@ async fn main() -> Result<(), Error> {
 "#;
 
 const LIB_RS: &str = r#"//! `__NAME__`: greets whoever asks, by direct invoke (`{"name": "you"}`), over its function URL
-//! (`POST /` with that body, or `GET /?name=you`) and from an SQS queue (one greeting per
+//! (`POST /` with that body, or `GET /?name=you`), from an SQS queue (one greeting per
 //! record; a record that is not such JSON is reported as a batch item failure, so it is retried
-//! and ends in the dead-letter queue).
+//! and ends in the dead-letter queue) and for each object uploaded to a bucket (its key).
 #![forbid(unsafe_code)]
 
 use aws_lambda_events::event::lambda_function_urls::{
     LambdaFunctionUrlRequest, LambdaFunctionUrlResponse,
 };
+use aws_lambda_events::event::s3::S3Event;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use base64::Engine as _;
 use lambda_runtime::{Error, LambdaEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -391,7 +430,13 @@ pub fn greet(request: &Greet) -> Result<Greeting, String> {
 /// One handler for the three ways in, told apart by the event's shape.
 pub async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
     let payload = event.payload;
-    if payload.get("Records").is_some() {
+    if let Some(records) = payload.get("Records") {
+        // S3 and SQS both send `Records`; each record says where it comes from.
+        let source = records.get(0).and_then(|r| r.get("eventSource")).and_then(Value::as_str);
+        if source == Some("aws:s3") {
+            let s3: S3Event = serde_json::from_value(payload)?;
+            return Ok(serde_json::to_value(handle_s3(s3).await)?);
+        }
         let sqs: SqsEvent = serde_json::from_value(payload)?;
         return Ok(serde_json::to_value(handle_sqs(sqs).await)?);
     }
@@ -412,9 +457,21 @@ pub async fn handle_url(request: LambdaFunctionUrlRequest) -> LambdaFunctionUrlR
     let parsed = match from_query {
         Some(greet) => Ok(greet),
         None => {
+            // A function URL hands over bodies of non-text types (curl -d sends a form type)
+            // base64-encoded.
             let body = request.body.unwrap_or_default();
-            serde_json::from_str::<Greet>(&body)
-                .map_err(|e| format!("expected a JSON body {{\"name\": \"...\"}}: {e}"))
+            let body = if request.is_base64_encoded {
+                base64::engine::general_purpose::STANDARD
+                    .decode(body.as_bytes())
+                    .map_err(|e| format!("the body is marked base64 but is not: {e}"))
+                    .and_then(|b| String::from_utf8(b).map_err(|e| e.to_string()))
+            } else {
+                Ok(body)
+            };
+            body.and_then(|body| {
+                serde_json::from_str::<Greet>(&body)
+                    .map_err(|e| format!("expected a JSON body {{\"name\": \"...\"}}: {e}"))
+            })
         }
     };
     match parsed.and_then(|g| greet(&g)) {
@@ -441,6 +498,22 @@ pub async fn handle_sqs(event: SqsEvent) -> SqsBatchResponse {
     response
 }
 
+/// Uploads: one greeting per new object, addressed to its key (printed, so it shows in the
+/// function's logs), returned as a list.
+pub async fn handle_s3(event: S3Event) -> Vec<Greeting> {
+    let mut greetings = Vec::new();
+    for record in event.records {
+        let Some(key) = record.s3.object.key else {
+            continue;
+        };
+        if let Ok(greeting) = greet(&Greet { name: key }) {
+            println!("{}", greeting.message);
+            greetings.push(greeting);
+        }
+    }
+    greetings
+}
+
 fn json_response(status: i64, body: &Value) -> LambdaFunctionUrlResponse {
     let mut headers = aws_lambda_events::http::HeaderMap::new();
     headers.insert(
@@ -458,7 +531,7 @@ fn json_response(status: i64, body: &Value) -> LambdaFunctionUrlResponse {
 
 const HANDLER_TEST_RS: &str = r##"//! `__NAME__`'s handler on real event shapes (fixtures under tests/fixtures).
 
-use __LIB__::{handle_sqs, handle_url};
+use __LIB__::{handle_s3, handle_sqs, handle_url};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 
@@ -482,6 +555,13 @@ async fn a_function_url_post_is_greeted_and_bad_input_is_a_400() {
     assert_eq!(response.status_code, 200);
     assert_eq!(response.body.as_deref(), Some(r#"{"message":"hello, you"}"#));
 
+    // `curl -d` without a content type: form-typed, so the body arrives base64-encoded.
+    let mut form = fixture("url_post.json");
+    form["body"] = json!("eyJuYW1lIjogImZvcm0ifQ=="); // {"name": "form"}
+    form["isBase64Encoded"] = json!(true);
+    let response = handle_url(serde_json::from_value(form).unwrap()).await;
+    assert_eq!(response.body.as_deref(), Some(r#"{"message":"hello, form"}"#));
+
     let mut bad = fixture("url_post.json");
     bad["body"] = json!("not json");
     let response = handle_url(serde_json::from_value(bad).unwrap()).await;
@@ -498,6 +578,17 @@ async fn an_sqs_batch_reports_only_the_bad_record_as_failed() {
         .map(|f| f.item_identifier.as_str())
         .collect();
     assert_eq!(failed, ["b8d2f0a3-4c5e-4f6a-9b7c-8d9e0f1a2b3c"]);
+}
+
+#[tokio::test]
+async fn an_upload_is_greeted_by_its_key_and_told_apart_from_sqs() {
+    let greetings = handle_s3(serde_json::from_value(fixture("s3_put.json")).unwrap()).await;
+    assert_eq!(greetings.len(), 1);
+    assert_eq!(greetings[0].message, "hello, uploads/report.txt");
+
+    let event = LambdaEvent::new(fixture("s3_put.json"), Context::default());
+    let answer = __LIB__::handle(event).await.unwrap();
+    assert_eq!(answer, json!([{"message": "hello, uploads/report.txt"}]));
 }
 "##;
 
@@ -577,6 +668,40 @@ const SQS_BATCH_JSON: &str = r#"{
 }
 "#;
 
+const S3_PUT_JSON: &str = r#"{
+  "Records": [
+    {
+      "eventVersion": "2.1",
+      "eventSource": "aws:s3",
+      "awsRegion": "us-east-1",
+      "eventTime": "2026-11-27T15:45:15.711Z",
+      "eventName": "ObjectCreated:Put",
+      "userIdentity": { "principalId": "AWS:AIDAINPONIXQXHT3IKHL2" },
+      "requestParameters": { "sourceIPAddress": "127.0.0.1" },
+      "responseElements": {
+        "x-amz-request-id": "8B8C3F5B5D1A4E2C",
+        "x-amz-id-2": "eftixk72aD6Ap51TnqcoF8eFidJG9Z/2mkiDFu8yU9AS1ed4OpIszj7UDNEHGran"
+      },
+      "s3": {
+        "s3SchemaVersion": "1.0",
+        "configurationId": "lsk-__NAME__-0",
+        "bucket": {
+          "name": "__NAME__-uploads",
+          "ownerIdentity": { "principalId": "A3NL1KOZZKExample" },
+          "arn": "arn:aws:s3:::__NAME__-uploads"
+        },
+        "object": {
+          "key": "uploads/report.txt",
+          "size": 1024,
+          "eTag": "d41d8cd98f00b204e9800998ecf8427e",
+          "sequencer": "0055AED6DCD90281E5"
+        }
+      }
+    }
+  ]
+}
+"#;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -638,6 +763,7 @@ mod tests {
                 name: "hello".into(),
                 url: true,
                 sqs: Some("hello-requests".into()),
+                s3: Some("hello-uploads".into()),
             },
         )
         .unwrap();
@@ -658,11 +784,14 @@ mod tests {
         assert_eq!(f.sqs.len(), 1);
         assert!(manifest.queues.contains_key("hello-requests"));
         assert!(manifest.queues.contains_key("hello-requests-dlq"));
+        assert_eq!(f.s3.len(), 1, "an S3 trigger on the new bucket");
+        assert!(manifest.buckets.contains_key("hello-uploads"));
         for rel in [
             "Cargo.toml",
             "src/main.rs",
             "src/lib.rs",
             "tests/handler.rs",
+            "tests/fixtures/s3_put.json",
         ] {
             assert!(created.crate_dir.join(rel).is_file(), "{rel}");
         }
@@ -678,6 +807,7 @@ mod tests {
                 name: "old".into(),
                 url: false,
                 sqs: None,
+                s3: None,
             },
         )
         .unwrap_err();
@@ -700,6 +830,7 @@ mod tests {
                 name: "solo".into(),
                 url: false,
                 sqs: None,
+                s3: None,
             },
         )
         .unwrap();
@@ -715,6 +846,7 @@ mod tests {
                 name: "solo".into(),
                 url: false,
                 sqs: None,
+                s3: None,
             },
         )
         .unwrap_err();

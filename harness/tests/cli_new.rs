@@ -26,7 +26,15 @@ async fn new_makes_a_tested_function_that_deploys_and_answers() {
 
     let made = lsk_in(
         &scratch,
-        &["new", "hello", "--url", "--sqs", "hello-requests"],
+        &[
+            "new",
+            "hello",
+            "--url",
+            "--sqs",
+            "hello-requests",
+            "--s3",
+            "hello-uploads",
+        ],
     );
     assert!(made.status.success(), "lsk new failed:\n{}", text(&made));
     assert!(
@@ -47,7 +55,7 @@ async fn new_makes_a_tested_function_that_deploys_and_answers() {
         text(&tests)
     );
     assert!(
-        String::from_utf8_lossy(&tests.stdout).contains("test result: ok. 3 passed"),
+        String::from_utf8_lossy(&tests.stdout).contains("test result: ok. 4 passed"),
         "{}",
         text(&tests)
     );

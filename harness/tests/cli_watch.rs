@@ -190,7 +190,15 @@ impl Drop for Watching {
     }
 }
 
+/// The two stories build the same crate name into the same shared target directory (so that
+/// neither compiles its dependencies from scratch): one at a time, or one would swap in the
+/// other's binary.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn saves_reach_the_running_function(name: &str, backend: &'static str) {
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let ws = Workspace::new(name, backend);
     ws.lsk_ok(&["--port", "0", "up"]);
     assert_eq!(ws.version("{}"), "v1");
