@@ -2,7 +2,7 @@
 
 Stock Twisted binds 0.0.0.0 whatever host GATEWAY_LISTEN names. It also puts the kit's own
 request handlers into the gateway it serves: function URL bodies (urls.py) and `/_lsk/info`
-(info.py)."""
+(info.py); and it makes concurrent first requests to a service safe (service_loading.py)."""
 
 from __future__ import annotations
 
@@ -52,8 +52,9 @@ class LoopbackTwistedServerPlugin(RuntimeServerPlugin):
                 from rolo.serving.twisted import TwistedGateway
                 from twisted.internet import endpoints, reactor
 
-                from lsk_localstack import info, urls
+                from lsk_localstack import info, service_loading, urls
 
+                service_loading.install()
                 urls.install_gateway_handler(gateway)
                 info.install_gateway_handler(gateway)
                 site = TwistedGateway(gateway)
