@@ -604,7 +604,7 @@ fn is_progress_line(line: &str) -> bool {
 /// build must not inherit: ring's build script reruns when `CARGO_MANIFEST_DIR` changes, so a
 /// build started from a test binary (`/ws/tests`), then from another (`/ws/harness`), then from
 /// the shell (unset) recompiled ring, rustls and the AWS SDK's HTTP client each time (~50 s).
-fn is_cargo_run_variable(key: &str) -> bool {
+pub fn is_cargo_run_variable(key: &str) -> bool {
     matches!(
         key,
         "CARGO_MANIFEST_DIR"

@@ -45,19 +45,9 @@ fn as_user(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> Command {
     cmd.current_dir(dir);
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy();
-        let from_cargo_run = key.starts_with("CARGO_PKG_")
-            || key.starts_with("CARGO_BIN_EXE_")
-            || matches!(
-                key.as_ref(),
-                "CARGO_MANIFEST_DIR"
-                    | "CARGO_MANIFEST_PATH"
-                    | "CARGO_CRATE_NAME"
-                    | "CARGO_BIN_NAME"
-                    | "CARGO_PRIMARY_PACKAGE"
-                    | "CARGO_TARGET_TMPDIR"
-                    | "OUT_DIR"
-            );
-        if from_cargo_run || matches!(key.as_ref(), "LOCALSTACK_ENDPOINT" | "AWS_ENDPOINT_URL") {
+        if lsk::build::is_cargo_run_variable(&key)
+            || matches!(key.as_ref(), "LOCALSTACK_ENDPOINT" | "AWS_ENDPOINT_URL")
+        {
             cmd.env_remove(key.as_ref());
         }
     }

@@ -299,3 +299,18 @@ pub async fn probe_log(
         .await
         .unwrap_or_else(|e| panic!("invoking the probe to log {line:?} failed: {e}"))
 }
+
+/// Every line of `function`'s CloudWatch log of the last ten minutes, as one text.
+pub async fn log_text(deployed: &lsk::Deployed, function: &str) -> String {
+    let lines = deployed
+        .function(function)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .logs(std::time::Duration::from_secs(600))
+        .await
+        .unwrap_or_default();
+    lines
+        .iter()
+        .map(|l| l.message.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}

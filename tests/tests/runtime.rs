@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use lsk::{BackendChoice, InvokeMode};
-use lsk_e2e::{Kit, Spec, eventually, nonce, probe_log, seen};
+use lsk_e2e::{Kit, Spec, eventually, log_text, nonce, probe_log, seen};
 use serde_json::{Value, json};
 
 const MANIFEST: &str = r#"
@@ -61,20 +61,6 @@ lsk_e2e::backend_suite!(
     no_socket_of_localstack_or_its_inits_listens_beyond_loopback,
     a_non_custom_runtime_fails_creation_naming_the_docker_backend,
 );
-
-async fn log_text(deployed: &lsk::Deployed, function: &str) -> String {
-    let lines = deployed
-        .function(function)
-        .unwrap()
-        .logs(Duration::from_secs(600))
-        .await
-        .unwrap_or_default();
-    lines
-        .iter()
-        .map(|l| l.message.as_str())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
 
 async fn sync_invoke_returns_the_functions_answer(kit: &'static Kit) {
     let deployed = kit.deployed().await;

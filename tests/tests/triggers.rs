@@ -81,18 +81,7 @@ async fn labels_of(s3: &aws_sdk_s3::Client, key: &str) -> Result<Value, String> 
 }
 
 async fn labeller_logs(kit: &Kit) -> String {
-    let deployed = kit.deployed().await;
-    let lines = deployed
-        .function("labeller")
-        .unwrap()
-        .logs(Duration::from_secs(600))
-        .await
-        .unwrap_or_default();
-    lines
-        .iter()
-        .map(|l| l.message.clone())
-        .collect::<Vec<_>>()
-        .join("\n")
+    lsk_e2e::log_text(&kit.deployed().await, "labeller").await
 }
 
 #[tokio::test]
