@@ -358,6 +358,15 @@ pub async fn ensure(
         progress.note(&format!("image {tag} (already built)"));
         return Ok(tag);
     }
+    // One build at a time in this process: two callers (tests running in parallel) asking
+    // for the same tag would otherwise share, and clear, one build context. The second one
+    // then finds the first one's image.
+    static BUILDING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _building = BUILDING.lock().await;
+    if local_image_id(&tag).await.is_some() {
+        progress.note(&format!("image {tag} (built meanwhile)"));
+        return Ok(tag);
+    }
 
     let phase = progress.phase("image");
     // One context per process: two test binaries may build the same tag at once (the second
