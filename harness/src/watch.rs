@@ -208,6 +208,8 @@ pub async fn watch(
     let clients = Clients::new(&localstack.sdk_config());
     let built = stack.build(target, false, &opts.progress).await?;
     let mut installed: BTreeMap<String, Option<(u64, SystemTime)>> = BTreeMap::new();
+    // One log reader per function: a newer swap makes the previous one's report moot.
+    let mut reporters: BTreeMap<String, tokio::task::JoinHandle<()>> = BTreeMap::new();
     for f in &functions {
         // Every function of the manifest is built; a missing one was refused by the build.
         let Some(binary) = built.binaries.get(f) else {
@@ -298,13 +300,19 @@ pub async fn watch(
                 build: build_time,
             };
             on_swap(&swap);
-            tokio::spawn(report_first_invocation(
+            let reporter = tokio::spawn(report_first_invocation(
                 clients.clone(),
                 f.clone(),
                 changed_at,
                 opts.progress.clone(),
             ));
+            if let Some(previous) = reporters.insert(f.clone(), reporter) {
+                previous.abort();
+            }
         }
+    }
+    for reporter in reporters.into_values() {
+        reporter.abort();
     }
     Ok(())
 }
