@@ -57,7 +57,13 @@ pub struct Clients {
     pub sqs: aws_sdk_sqs::Client,
     pub s3: aws_sdk_s3::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub events: aws_sdk_eventbridge::Client,
+    pub apigateway: aws_sdk_apigateway::Client,
+    pub sfn: aws_sdk_sfn::Client,
     pub region: String,
+    /// The port LocalStack answers on, for URLs that work offline.
+    pub port: u16,
 }
 
 impl Clients {
@@ -67,6 +73,15 @@ impl Clients {
             sqs: aws_sdk_sqs::Client::new(sdk),
             s3: aws_sdk_s3::Client::from_conf(s3_config(sdk)),
             logs: aws_sdk_cloudwatchlogs::Client::new(sdk),
+            sns: aws_sdk_sns::Client::new(sdk),
+            events: aws_sdk_eventbridge::Client::new(sdk),
+            apigateway: aws_sdk_apigateway::Client::new(sdk),
+            sfn: aws_sdk_sfn::Client::new(sdk),
+            port: sdk
+                .endpoint_url()
+                .and_then(|u| url::Url::parse(u).ok())
+                .and_then(|u| u.port_or_known_default())
+                .unwrap_or(4566),
             region: sdk
                 .region()
                 .map_or_else(|| DEFAULT_REGION.to_owned(), |r| r.to_string()),
@@ -83,6 +98,36 @@ pub fn function_arn(region: &str, name: &str) -> String {
 pub fn bucket_arn(name: &str) -> String {
     format!("arn:aws:s3:::{name}")
 }
+
+/// The ARN of an SNS topic.
+pub fn topic_arn(region: &str, name: &str) -> String {
+    format!("arn:aws:sns:{region}:{ACCOUNT_ID}:{name}")
+}
+
+/// The ARN of an EventBridge rule on `bus` (rules on the default bus have no bus in their ARN).
+pub fn rule_arn(region: &str, bus: &str, name: &str) -> String {
+    if bus == "default" {
+        format!("arn:aws:events:{region}:{ACCOUNT_ID}:rule/{name}")
+    } else {
+        format!("arn:aws:events:{region}:{ACCOUNT_ID}:rule/{bus}/{name}")
+    }
+}
+
+/// The ARN of an EventBridge event bus.
+pub fn bus_arn(region: &str, bus: &str) -> String {
+    format!("arn:aws:events:{region}:{ACCOUNT_ID}:event-bus/{bus}")
+}
+
+/// The ARN of a Step Functions state machine.
+pub fn state_machine_arn(region: &str, name: &str) -> String {
+    format!("arn:aws:states:{region}:{ACCOUNT_ID}:stateMachine:{name}")
+}
+
+/// The role state machines run with (LocalStack does not enforce IAM).
+pub const STATES_ROLE: &str = "arn:aws:iam::000000000000:role/lsk-states";
+
+/// The role EventBridge uses for targets that need one (LocalStack does not enforce IAM).
+pub const EVENTS_ROLE: &str = "arn:aws:iam::000000000000:role/lsk-events";
 
 /// The ARN of an SQS queue.
 pub fn queue_arn(region: &str, name: &str) -> String {

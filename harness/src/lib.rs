@@ -28,4 +28,7 @@ pub use error::Error;
 pub use invoke::{HttpReply, Invocation, InvokeMode};
 pub use manifest::Manifest;
 pub use progress::Progress;
-pub use stack::{BucketHandle, DeployOpts, Deployed, FunctionHandle, QueueHandle, Stack};
+pub use stack::{
+    ApiHandle, BucketHandle, DeployOpts, Deployed, Execution, FunctionHandle, QueueHandle,
+    StateMachineHandle, Stack, TopicHandle,
+};

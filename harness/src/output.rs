@@ -96,6 +96,76 @@ pub struct BucketView {
     pub awslocal: String,
 }
 
+/// An SNS topic and its subscriptions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TopicView {
+    pub name: String,
+    /// `None` when it is not deployed.
+    pub arn: Option<String>,
+    /// `function square`, `queue inbox (raw, filtered)`, ...
+    pub subscriptions: Vec<String>,
+    /// Ready-to-paste `awslocal sns publish`.
+    pub awslocal: Option<String>,
+}
+
+/// An EventBridge rule and its targets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleView {
+    pub name: String,
+    pub bus: String,
+    /// `rate(1 minute)` or the pattern as JSON.
+    pub trigger: String,
+    /// ENABLED / DISABLED, or `not deployed`.
+    pub state: String,
+    /// `function heartbeat`, `queue jobs (constant input)`, ...
+    pub targets: Vec<String>,
+    /// Ready-to-paste `awslocal events put-events` for pattern rules.
+    pub put_events: Option<String>,
+    /// Ready-to-paste `awslocal events describe-rule`.
+    pub awslocal: String,
+}
+
+/// One route of a REST API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RouteView {
+    pub method: String,
+    pub path: String,
+    pub function: String,
+    /// false when the manifest lists it but the API does not have it (deploy again).
+    pub deployed: bool,
+    /// Ready-to-paste `curl` to the offline URL.
+    pub curl: Option<String>,
+}
+
+/// A REST API (API Gateway v1) and its routes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiView {
+    pub name: String,
+    pub id: Option<String>,
+    pub stage: String,
+    /// `http://<id>.execute-api.localhost:<port>/<stage>`: works offline.
+    pub offline: Option<String>,
+    /// `http://<id>.execute-api.localhost.localstack.cloud:<port>/<stage>`: needs public DNS.
+    pub localstack_cloud: Option<String>,
+    pub routes: Vec<RouteView>,
+}
+
+/// A Step Functions state machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StateMachineView {
+    pub name: String,
+    pub arn: Option<String>,
+    /// ACTIVE, or `not deployed`.
+    pub status: String,
+    pub kind: String,
+    /// The definition file, relative to the workspace root.
+    pub definition: String,
+    /// Ready-to-paste `awslocal stepfunctions start-execution`.
+    pub awslocal: Option<String>,
+    /// Ready-to-paste `awslocal stepfunctions list-executions`.
+    pub executions: Option<String>,
+}
+
 /// Everything printed about a stack.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StackView {
@@ -109,6 +179,10 @@ pub struct StackView {
     pub functions: Vec<FunctionView>,
     pub queues: Vec<QueueView>,
     pub buckets: Vec<BucketView>,
+    pub topics: Vec<TopicView>,
+    pub rules: Vec<RuleView>,
+    pub apis: Vec<ApiView>,
+    pub state_machines: Vec<StateMachineView>,
     pub warnings: Vec<String>,
 }
 
@@ -350,7 +424,108 @@ pub fn render_text(view: &StackView) -> String {
             row(&mut out, "awslocal", &b.awslocal);
         }
     }
+    render_topics(&mut out, &view.topics);
+    render_rules(&mut out, &view.rules);
+    render_apis(&mut out, &view.apis);
+    render_state_machines(&mut out, &view.state_machines);
     out
+}
+
+fn render_topics(out: &mut String, topics: &[TopicView]) {
+    if !topics.is_empty() {
+        out.push_str("\nTOPICS\n");
+    }
+    for t in topics {
+        let state = match (&t.arn, t.subscriptions.len()) {
+            (None, _) => "not deployed".to_owned(),
+            (Some(_), 1) => "1 subscription".to_owned(),
+            (Some(_), n) => format!("{n} subscriptions"),
+        };
+        out.push_str(&format!("  {}  {state}\n", t.name));
+        if let Some(arn) = &t.arn {
+            row(out, "arn", arn);
+        }
+        for s in &t.subscriptions {
+            row(out, "subscription", s);
+        }
+        if let Some(a) = &t.awslocal {
+            row(out, "awslocal", a);
+        }
+    }
+}
+
+fn render_rules(out: &mut String, rules: &[RuleView]) {
+    if !rules.is_empty() {
+        out.push_str("\nRULES\n");
+    }
+    for r in rules {
+        let mut facts = vec![r.state.clone()];
+        if r.bus != "default" {
+            facts.push(format!("bus {}", r.bus));
+        }
+        out.push_str(&format!("  {}  {}\n", r.name, facts.join(", ")));
+        row(out, "on", &r.trigger);
+        for t in &r.targets {
+            row(out, "target", t);
+        }
+        if let Some(p) = &r.put_events {
+            row(out, "send event", p);
+        }
+        if r.state != "not deployed" {
+            row(out, "awslocal", &r.awslocal);
+        }
+    }
+}
+
+fn render_apis(out: &mut String, apis: &[ApiView]) {
+    if !apis.is_empty() {
+        out.push_str("\nAPIS\n");
+    }
+    for a in apis {
+        let state = if a.id.is_some() {
+            format!("REST API, stage {}", a.stage)
+        } else {
+            "not deployed".to_owned()
+        };
+        out.push_str(&format!("  {}  {state}\n", a.name));
+        if let Some(u) = &a.offline {
+            row(out, "url", &format!("{u}  (works offline)"));
+        }
+        if let Some(u) = &a.localstack_cloud {
+            row(out, "url (DNS)", &format!("{u}  (needs public DNS)"));
+        }
+        for r in &a.routes {
+            let mut what = format!("{} {} -> {}", r.method, r.path, r.function);
+            if !r.deployed {
+                what.push_str(", not deployed: run `lsk deploy`");
+            }
+            row(out, "route", &what);
+            if let Some(c) = &r.curl {
+                row(out, "curl", c);
+            }
+        }
+    }
+}
+
+fn render_state_machines(out: &mut String, machines: &[StateMachineView]) {
+    if !machines.is_empty() {
+        out.push_str("\nSTATE MACHINES\n");
+    }
+    for m in machines {
+        out.push_str(&format!(
+            "  {}  {}, {}, from {}\n",
+            m.name, m.status, m.kind, m.definition
+        ));
+        if let Some(arn) = &m.arn {
+            row(out, "arn", arn);
+        }
+        if let Some(a) = &m.awslocal {
+            row(out, "start", a);
+        }
+        if let Some(e) = &m.executions {
+            row(out, "executions", e);
+        }
+    }
 }
 
 /// The same as JSON.
@@ -431,6 +606,10 @@ mod tests {
                 objects: Some(3),
                 awslocal: awslocal_ls_line("lsk-images"),
             }],
+            topics: vec![],
+            rules: vec![],
+            apis: vec![],
+            state_machines: vec![],
             warnings: vec![],
         }
     }

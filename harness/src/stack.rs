@@ -206,8 +206,11 @@ impl Stack {
         packages: &BTreeMap<String, Package>,
         opts: &DeployOpts,
     ) -> Result<Deployed, Error> {
-        crate::backend::external::check_services(localstack.endpoint(), &self.manifest.services())
-            .await?;
+        let offered = crate::backend::external::check_services(
+            localstack.endpoint(),
+            &self.manifest.services(),
+        )
+        .await?;
         let clients = Clients::new(&localstack.sdk_config());
         let (report, _) = deploy::apply(
             &self.manifest,
@@ -216,6 +219,7 @@ impl Stack {
             &DeployOptions {
                 prune: opts.prune,
                 project: self.project(),
+                offered,
             },
             &opts.progress,
         )
@@ -242,6 +246,10 @@ impl Stack {
             functions: Vec::new(),
             queues: Vec::new(),
             buckets: Vec::new(),
+            topics: Vec::new(),
+            rules: Vec::new(),
+            apis: Vec::new(),
+            state_machines: Vec::new(),
             warnings: self.manifest.warnings.clone(),
         };
 
@@ -269,6 +277,20 @@ impl Stack {
         for b in self.manifest.buckets.values() {
             view.buckets
                 .push(observe_bucket(&clients, &b.key, &b.name).await?);
+        }
+        for t in self.manifest.topics.values() {
+            view.topics.push(crate::kinds::topic::view(&clients, t).await?);
+        }
+        for r in self.manifest.rules.values() {
+            view.rules.push(crate::kinds::rule::view(&clients, r).await?);
+        }
+        for a in self.manifest.apis.values() {
+            view.apis
+                .push(crate::kinds::api::view(&clients, a, &self.project()).await?);
+        }
+        for m in self.manifest.state_machines.values() {
+            view.state_machines
+                .push(crate::kinds::state_machine::view(&clients, m).await?);
         }
         Ok(Deployed {
             view,
@@ -583,6 +605,222 @@ impl Deployed {
             deployed: self,
             view,
         })
+    }
+}
+
+impl Deployed {
+    /// A deployed REST API.
+    pub fn api(&self, name: &str) -> Result<ApiHandle<'_>, Error> {
+        let view = self
+            .view
+            .apis
+            .iter()
+            .find(|a| a.name == name)
+            .ok_or_else(|| Error::UnknownResource {
+                kind: "api",
+                name: name.to_owned(),
+                known: names(self.view.apis.iter().map(|a| a.name.as_str())),
+            })?;
+        let url = view.offline.as_deref().ok_or_else(|| Error::NotDeployed {
+            kind: "api",
+            name: name.to_owned(),
+        })?;
+        Ok(ApiHandle {
+            deployed: self,
+            view,
+            url,
+        })
+    }
+
+    /// A deployed SNS topic.
+    pub fn topic(&self, name: &str) -> Result<TopicHandle<'_>, Error> {
+        let view = self
+            .view
+            .topics
+            .iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| Error::UnknownResource {
+                kind: "topic",
+                name: name.to_owned(),
+                known: names(self.view.topics.iter().map(|t| t.name.as_str())),
+            })?;
+        let arn = view.arn.as_deref().ok_or_else(|| Error::NotDeployed {
+            kind: "topic",
+            name: name.to_owned(),
+        })?;
+        Ok(TopicHandle {
+            deployed: self,
+            view,
+            arn,
+        })
+    }
+
+    /// A deployed state machine.
+    pub fn state_machine(&self, name: &str) -> Result<StateMachineHandle<'_>, Error> {
+        let view = self
+            .view
+            .state_machines
+            .iter()
+            .find(|m| m.name == name)
+            .ok_or_else(|| Error::UnknownResource {
+                kind: "state machine",
+                name: name.to_owned(),
+                known: names(self.view.state_machines.iter().map(|m| m.name.as_str())),
+            })?;
+        let arn = view.arn.as_deref().ok_or_else(|| Error::NotDeployed {
+            kind: "state machine",
+            name: name.to_owned(),
+        })?;
+        Ok(StateMachineHandle {
+            deployed: self,
+            view,
+            arn,
+        })
+    }
+}
+
+/// A deployed REST API.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiHandle<'a> {
+    deployed: &'a Deployed,
+    view: &'a output::ApiView,
+    url: &'a str,
+}
+
+impl ApiHandle<'_> {
+    /// The stage's URL in the form that works offline (`http://<id>.execute-api.localhost:<port>/<stage>`).
+    pub fn url(&self) -> &str {
+        self.url
+    }
+    pub fn view(&self) -> &output::ApiView {
+        self.view
+    }
+
+    /// Any HTTP request to `path` under the stage, without needing DNS.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+        content_type: Option<&str>,
+    ) -> Result<HttpReply, Error> {
+        let url = format!("{}/{}", self.url, path.trim_start_matches('/'));
+        invoke::call_url(&self.deployed.endpoint, &url, method, body, content_type).await
+    }
+
+    /// POSTs `body` as JSON to `path` under the stage.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<HttpReply, Error> {
+        self.call(
+            "POST",
+            path,
+            Some(body.to_string().into_bytes()),
+            Some("application/json"),
+        )
+        .await
+    }
+}
+
+/// A deployed SNS topic.
+#[derive(Debug, Clone, Copy)]
+pub struct TopicHandle<'a> {
+    deployed: &'a Deployed,
+    view: &'a output::TopicView,
+    arn: &'a str,
+}
+
+impl TopicHandle<'_> {
+    pub fn arn(&self) -> &str {
+        self.arn
+    }
+    pub fn view(&self) -> &output::TopicView {
+        self.view
+    }
+
+    /// Publishes `message`; returns SNS's message id.
+    pub async fn publish(&self, message: &str) -> Result<String, Error> {
+        let out = self
+            .deployed
+            .clients
+            .sns
+            .publish()
+            .topic_arn(self.arn)
+            .message(message)
+            .send()
+            .await
+            .map_err(|e| Error::Deploy(aws_error("Publish", &self.view.name, e)))?;
+        Ok(out.message_id().unwrap_or_default().to_owned())
+    }
+}
+
+/// A deployed state machine.
+#[derive(Debug, Clone, Copy)]
+pub struct StateMachineHandle<'a> {
+    deployed: &'a Deployed,
+    view: &'a output::StateMachineView,
+    arn: &'a str,
+}
+
+/// How an execution ended (or where it was when the wait ran out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Execution {
+    pub arn: String,
+    /// RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED.
+    pub status: String,
+    /// The output document, when it succeeded.
+    pub output: Option<serde_json::Value>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+}
+
+impl StateMachineHandle<'_> {
+    pub fn arn(&self) -> &str {
+        self.arn
+    }
+    pub fn view(&self) -> &output::StateMachineView {
+        self.view
+    }
+
+    /// Starts an execution with `input` and waits up to `within` for it to end.
+    pub async fn run(
+        &self,
+        input: &serde_json::Value,
+        within: Duration,
+    ) -> Result<Execution, Error> {
+        let sfn = &self.deployed.clients.sfn;
+        let started = sfn
+            .start_execution()
+            .state_machine_arn(self.arn)
+            .input(input.to_string())
+            .send()
+            .await
+            .map_err(|e| Error::Deploy(aws_error("StartExecution", &self.view.name, e)))?;
+        let arn = started.execution_arn().to_owned();
+        // Step Functions has no SDK waiter for executions; poll DescribeExecution at a fixed
+        // interval until it ends or the bound passes.
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let out = sfn
+                .describe_execution()
+                .execution_arn(&arn)
+                .send()
+                .await
+                .map_err(|e| Error::Deploy(aws_error("DescribeExecution", &arn, e)))?;
+            let status = out.status().as_str().to_owned();
+            if status != "RUNNING" || tokio::time::Instant::now() >= deadline {
+                return Ok(Execution {
+                    arn,
+                    status,
+                    output: out.output().and_then(|o| serde_json::from_str(o).ok()),
+                    error: out.error().map(str::to_owned),
+                    cause: out.cause().map(str::to_owned),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 }
 

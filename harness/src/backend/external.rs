@@ -185,16 +185,21 @@ pub async fn check(endpoint: &str) -> Result<Health, BackendError> {
 }
 
 /// Checks that LocalStack offers `services` (what the manifest uses beyond the kit's own): one
-/// started earlier, or by someone else, may have been started without them.
-pub async fn check_services(endpoint: &str, services: &[String]) -> Result<(), BackendError> {
-    if services.is_empty() {
-        return Ok(());
-    }
+/// started earlier, or by someone else, may have been started without them. Returns every
+/// service it offers, so a deploy prunes only kinds whose service is there to ask.
+pub async fn check_services(
+    endpoint: &str,
+    services: &[String],
+) -> Result<std::collections::BTreeSet<String>, BackendError> {
     let h = health(endpoint, Duration::from_secs(5)).await?;
     let needed: Vec<&str> = services.iter().map(String::as_str).collect();
     let missing = h.unusable(&needed);
     if missing.is_empty() {
-        Ok(())
+        Ok(h.services
+            .iter()
+            .filter(|(_, state)| matches!(state.as_str(), "available" | "running"))
+            .map(|(name, _)| name.clone())
+            .collect())
     } else {
         Err(BackendError::MissingServices {
             endpoint: endpoint.to_owned(),

@@ -1,11 +1,17 @@
-//! Idempotent create-or-update of a whole stack: buckets, queues (dead-letter queues first),
-//! functions (code uploaded only when its SHA-256 differs), function URLs with their public
-//! permission, and SQS event source mappings.
+//! Idempotent create-or-update of a whole stack, in dependency order:
 //!
-//! The manifest is the truth: functions that lsk deployed for this project and that the
-//! manifest no longer lists are removed with their mappings (unless pruning is turned off), and
-//! mappings a function should no longer have are deleted. Queues and buckets are never deleted,
-//! since they hold data.
+//! 1. buckets and queues (dead-letter queues first);
+//! 2. topics and REST APIs themselves, so functions can refer to their ARN and URL;
+//! 3. functions (code uploaded only when its SHA-256 differs), each with its URL, S3 permissions
+//!    and SQS event source mappings;
+//! 4. what points at functions: S3 triggers, topic subscriptions, rules, API routes and stages,
+//!    each with the Lambda permission its service needs, then state machines;
+//! 5. pruning.
+//!
+//! The manifest is the truth: functions, topics, rules, APIs and state machines that lsk
+//! deployed for this project and that the manifest no longer lists are removed (unless pruning is
+//! turned off), and so are mappings, triggers, subscriptions, targets and routes it no longer
+//! lists. Queues and buckets are never deleted, since they hold data.
 //!
 //! This module orders the kinds and reports what changed; each kind's observe, plan and
 //! reconcile live in its module under [`crate::kinds`], the plans as pure functions.
@@ -21,7 +27,9 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde::Serialize;
 
 use crate::aws::{self, Clients};
-use crate::kinds::{bucket, function, queue, s3_trigger, sqs_trigger, url};
+use crate::kinds::{
+    api, bucket, function, queue, rule, s3_trigger, sqs_trigger, state_machine, topic, url,
+};
 use crate::manifest::{Function, Manifest, RefAttr, RefKind, Reference, UnresolvedRef};
 use crate::package::Package;
 use crate::progress::Progress;
@@ -51,6 +59,12 @@ pub enum DeployError {
     Unresolved {
         function: String,
         var: String,
+        #[source]
+        source: UnresolvedRef,
+    },
+    #[error("state_machines.{state_machine}.definition: {source}")]
+    UnresolvedDefinition {
+        state_machine: String,
         #[source]
         source: UnresolvedRef,
     },
@@ -108,6 +122,12 @@ pub enum ResourceType {
     Permission,
     EventSourceMapping,
     S3Notification,
+    Topic,
+    Subscription,
+    Rule,
+    Api,
+    Route,
+    StateMachine,
 }
 
 impl ResourceType {
@@ -120,6 +140,12 @@ impl ResourceType {
             ResourceType::Permission => "permission",
             ResourceType::EventSourceMapping => "sqs mapping",
             ResourceType::S3Notification => "s3 trigger",
+            ResourceType::Topic => "topic",
+            ResourceType::Subscription => "subscription",
+            ResourceType::Rule => "rule",
+            ResourceType::Api => "api",
+            ResourceType::Route => "route",
+            ResourceType::StateMachine => "state machine",
         }
     }
 }
@@ -216,6 +242,9 @@ pub struct DeployOptions {
     pub prune: bool,
     /// Project name recorded in a tag, so pruning never touches another project's functions.
     pub project: String,
+    /// The services LocalStack offers: a kind whose service is not there has nothing to prune
+    /// (and asking would fail).
+    pub offered: BTreeSet<String>,
 }
 
 /// Where deployed queues and buckets are, for references and handles.
@@ -225,6 +254,10 @@ pub struct Resolved {
     pub queues: BTreeMap<String, (String, String)>,
     /// bucket key -> S3 name
     pub buckets: BTreeMap<String, String>,
+    /// topic name -> ARN
+    pub topics: BTreeMap<String, String>,
+    /// API name -> (id, offline stage URL)
+    pub apis: BTreeMap<String, (String, String)>,
     pub region: String,
 }
 
@@ -239,9 +272,15 @@ impl Resolved {
             (RefKind::Queue, RefAttr::Arn) => self.queue(&r.name).map(|(_, a)| a),
             (RefKind::Function, RefAttr::Name) => Ok(r.name.clone()),
             (RefKind::Function, RefAttr::Arn) => Ok(aws::function_arn(&self.region, &r.name)),
-            (RefKind::Bucket | RefKind::Function, RefAttr::Url) => {
-                Err("only queues have a url".into())
+            (RefKind::Topic, RefAttr::Name) => self.topic(&r.name).map(|_| r.name.clone()),
+            (RefKind::Topic, RefAttr::Arn) => self.topic(&r.name),
+            (RefKind::Api, RefAttr::Id) => self.api(&r.name).map(|(id, _)| id),
+            (RefKind::Api, RefAttr::Url) => self.api(&r.name).map(|(_, url)| url),
+            (RefKind::StateMachine, RefAttr::Name) => Ok(r.name.clone()),
+            (RefKind::StateMachine, RefAttr::Arn) => {
+                Ok(aws::state_machine_arn(&self.region, &r.name))
             }
+            (kind, attr) => Err(format!("a {} has no {}", kind.word(), attr.word())),
         }
     }
 
@@ -250,6 +289,20 @@ impl Resolved {
             .get(key)
             .cloned()
             .ok_or_else(|| format!("bucket {key} was not deployed"))
+    }
+
+    fn topic(&self, name: &str) -> Result<String, String> {
+        self.topics
+            .get(name)
+            .cloned()
+            .ok_or_else(|| format!("topic {name} was not deployed"))
+    }
+
+    fn api(&self, name: &str) -> Result<(String, String), String> {
+        self.apis
+            .get(name)
+            .cloned()
+            .ok_or_else(|| format!("api {name} was not deployed"))
     }
 
     fn queue(&self, name: &str) -> Result<(String, String), String> {
@@ -300,6 +353,21 @@ pub async fn apply(
         resolved.queues.insert(queue.name.clone(), (url, arn));
     }
 
+    for topic in manifest.topics.values() {
+        phase.update(&format!("topic {}", topic.name));
+        let (change, arn) = topic::ensure_topic(clients, topic, &opts.project).await?;
+        report.push(ResourceType::Topic, &topic.name, change);
+        resolved.topics.insert(topic.name.clone(), arn);
+    }
+
+    for a in manifest.apis.values() {
+        phase.update(&format!("api {}", a.name));
+        let (change, id) = api::ensure_api(clients, a, &opts.project).await?;
+        report.push(ResourceType::Api, &a.name, change);
+        let url = api::offline_url(&id, clients.port, &a.stage);
+        resolved.apis.insert(a.name.clone(), (id, url));
+    }
+
     // Functions are independent of each other once queues and buckets exist: deploying them
     // at once overlaps the SDK waiters' polls (at least 1 s each while a function is Pending).
     let deploys = manifest
@@ -318,8 +386,66 @@ pub async fn apply(
         report.push(ResourceType::S3Notification, name, change);
     }
 
+    let pruning = |service: &str| opts.prune && opts.offered.contains(service);
+    if !manifest.topics.is_empty() || pruning("sns") {
+        phase.update("topic subscriptions");
+        for (name, change) in topic::reconcile_permissions(clients, manifest, &resolved.region).await? {
+            report.push(ResourceType::Permission, name, change);
+        }
+        for (name, change) in topic::reconcile_subscriptions(clients, manifest, &resolved).await? {
+            report.push(ResourceType::Subscription, name, change);
+        }
+    }
+    if !manifest.rules.is_empty() || pruning("events") {
+        phase.update("rules");
+        for (name, change) in rule::reconcile_permissions(clients, manifest, &resolved.region).await? {
+            report.push(ResourceType::Permission, name, change);
+        }
+        for (name, change) in rule::reconcile(clients, manifest, &opts.project).await? {
+            report.push(ResourceType::Rule, name, change);
+        }
+    }
+    if !manifest.apis.is_empty() || pruning("apigateway") {
+        phase.update("API routes");
+        for (name, change) in api::reconcile_permissions(clients, manifest, &resolved).await? {
+            report.push(ResourceType::Permission, name, change);
+        }
+        for (name, change) in api::reconcile_routes(clients, manifest, &resolved).await? {
+            report.push(ResourceType::Route, name, change);
+        }
+    }
+    if !manifest.state_machines.is_empty() {
+        phase.update("state machines");
+        for (name, change) in
+            state_machine::reconcile(clients, manifest, &resolved, &opts.project).await?
+        {
+            report.push(ResourceType::StateMachine, name, change);
+        }
+    }
+
     if opts.prune {
-        phase.update("removing functions no longer in the manifest");
+        phase.update("removing what is no longer in the manifest");
+        // Whatever invokes a function goes before the function.
+        if pruning("stepfunctions") {
+            for name in state_machine::prune(clients, manifest, &opts.project).await? {
+                report.push(ResourceType::StateMachine, name, Change::Removed);
+            }
+        }
+        if pruning("apigateway") {
+            for name in api::prune(clients, manifest, &opts.project).await? {
+                report.push(ResourceType::Api, name, Change::Removed);
+            }
+        }
+        if pruning("events") {
+            for name in rule::prune(clients, manifest, &opts.project).await? {
+                report.push(ResourceType::Rule, name, Change::Removed);
+            }
+        }
+        if pruning("sns") {
+            for name in topic::prune(clients, manifest, &opts.project).await? {
+                report.push(ResourceType::Topic, name, Change::Removed);
+            }
+        }
         let in_manifest: BTreeSet<String> = manifest.functions.keys().cloned().collect();
         for (resource, name) in function::prune(clients, &in_manifest, &opts.project).await? {
             report.push(resource, name, Change::Removed);
@@ -467,6 +593,17 @@ mod tests {
                 ),
             )]),
             buckets: BTreeMap::from([("images".to_owned(), "lsk-images".to_owned())]),
+            topics: BTreeMap::from([(
+                "ready".to_owned(),
+                "arn:aws:sns:us-east-1:000000000000:ready".to_owned(),
+            )]),
+            apis: BTreeMap::from([(
+                "shop".to_owned(),
+                (
+                    "a1b2c3".to_owned(),
+                    "http://a1b2c3.execute-api.localhost:4566/Prod".to_owned(),
+                ),
+            )]),
             region: "us-east-1".into(),
         };
         let resolve = |text: &str| {
@@ -491,6 +628,19 @@ mod tests {
             resolve("${function.square.arn}").unwrap(),
             "arn:aws:lambda:us-east-1:000000000000:function:square"
         );
+        assert_eq!(
+            resolve("${topic.ready.arn}").unwrap(),
+            "arn:aws:sns:us-east-1:000000000000:ready"
+        );
+        assert_eq!(
+            resolve("${api.shop.url}/change").unwrap(),
+            "http://a1b2c3.execute-api.localhost:4566/Prod/change"
+        );
+        assert_eq!(resolve("${api.shop.id}").unwrap(), "a1b2c3");
+        assert_eq!(
+            resolve("${state_machine.flow.arn}").unwrap(),
+            "arn:aws:states:us-east-1:000000000000:stateMachine:flow"
+        );
         let err = resolve("${queue.missing.url}").unwrap_err();
         assert!(
             err.to_string().contains("queue missing was not deployed"),
@@ -500,16 +650,28 @@ mod tests {
 
     #[test]
     fn desired_function_from_the_example_manifest() {
-        let m = Manifest::parse(include_str!("../../../lsk.toml"), Path::new("lsk.toml")).unwrap();
+        let m = Manifest::parse(
+            include_str!("../../../lsk.toml"),
+            Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../lsk.toml")),
+        )
+        .unwrap();
         let pkg = crate::package::zip_bootstrap(b"binary").unwrap();
         let resolved = Resolved {
             buckets: BTreeMap::from([("images".to_owned(), "lsk-images".to_owned())]),
+            topics: BTreeMap::from([(
+                "image-ready".to_owned(),
+                aws::topic_arn("us-east-1", "image-ready"),
+            )]),
             region: "us-east-1".into(),
             ..Resolved::default()
         };
         let d = desired_function(&m.functions["image-generator"], &pkg, &resolved, "main").unwrap();
         assert_eq!(d.environment["IMAGES_BUCKET"], "lsk-images");
         assert_eq!(d.environment["MODEL_CLIENT"], "stub");
+        assert_eq!(
+            d.environment["IMAGE_READY_TOPIC_ARN"],
+            "arn:aws:sns:us-east-1:000000000000:image-ready"
+        );
         assert_eq!((d.memory, d.timeout), (256, 30));
         assert_eq!(d.code_sha256, pkg.sha256);
         assert_eq!(d.tags[function::TAG_PROJECT], "main");

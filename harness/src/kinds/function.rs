@@ -18,8 +18,8 @@ use crate::kinds::queue::Queue;
 use crate::kinds::s3_trigger::{self, RawS3Trigger, S3Trigger};
 use crate::kinds::sqs_trigger::{self, RawTrigger, SqsTrigger};
 use crate::kinds::url::{self, FunctionUrl};
-use crate::manifest::spans::{Collector, Seg, check_range, key, keys, render_path, with};
-use crate::manifest::{Declared, EnvValue, RefKind};
+use crate::manifest::spans::{Collector, Seg, check_range, key, keys, with};
+use crate::manifest::{Declared, EnvValue};
 use crate::package::Package;
 
 /// The manifest section of this kind.
@@ -228,23 +228,7 @@ fn validate_function(
         }
         match EnvValue::parse(text) {
             Ok(value) => {
-                for r in value.references() {
-                    let (set, section) = match r.kind {
-                        RefKind::Bucket => (&known.buckets, "buckets"),
-                        RefKind::Queue => (&known.queues, "queues"),
-                        RefKind::Function => (&known.functions, "functions"),
-                    };
-                    if !set.contains(&r.name) {
-                        c.at(
-                            &at,
-                            format!(
-                                "{r} refers to {section}.{} which is not declared; declare [{section}.{}] or fix the name",
-                                render_path(&[key(&r.name)]),
-                                render_path(&[key(&r.name)])
-                            ),
-                        );
-                    }
-                }
+                known.check_references(c, &at, &value);
                 environment.insert(var.clone(), value);
             }
             Err(e) => c.at(&at, e),

@@ -20,6 +20,7 @@ use crate::aws::{self, Clients};
 use crate::deploy::{Change, DeployError, Resolved, aws_error};
 use crate::kinds::bucket::Bucket;
 use crate::kinds::function::Function;
+use crate::kinds::permission::{self, Grant};
 use crate::manifest::spans::{Collector, Seg, key, keys, render_path, with};
 use crate::manifest::{Declared, Manifest};
 
@@ -408,33 +409,6 @@ pub fn permission_id(bucket: &str) -> String {
     format!("{PERMISSION_PREFIX}{bucket}")
 }
 
-/// The statement ids of a function's resource policy.
-async fn statement_ids(clients: &Clients, function: &str) -> Result<Vec<String>, DeployError> {
-    match clients
-        .lambda
-        .get_policy()
-        .function_name(function)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out
-            .policy()
-            .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
-            .and_then(|v| v.get("Statement").and_then(|s| s.as_array()).cloned())
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|s| s.get("Sid").and_then(|v| v.as_str()).map(str::to_owned))
-            .collect()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|se| se.is_resource_not_found_exception()) =>
-        {
-            Ok(Vec::new())
-        }
-        Err(e) => Err(aws_error("GetPolicy", function, e)),
-    }
-}
-
 /// Gives S3 the right to invoke `f` from each bucket it has a trigger on, and takes it back from
 /// buckets it no longer has one on.
 pub(crate) async fn reconcile_permissions(
@@ -442,62 +416,24 @@ pub(crate) async fn reconcile_permissions(
     f: &Function,
     resolved: &Resolved,
 ) -> Result<Vec<(String, Change)>, DeployError> {
-    let wanted: BTreeSet<String> =
+    let buckets: BTreeSet<String> =
         f.s3.iter()
             .filter_map(|t| resolved.buckets.get(&t.bucket).cloned())
             .collect();
-    let existing = statement_ids(clients, &f.name).await?;
-    let mut changes = Vec::new();
-    for bucket in &wanted {
-        let sid = permission_id(bucket);
-        let what = format!("{} from s3 {bucket}", f.name);
-        if existing.contains(&sid) {
-            changes.push((what, Change::Unchanged));
-            continue;
-        }
-        let added = clients
-            .lambda
-            .add_permission()
-            .function_name(&f.name)
-            .statement_id(&sid)
-            .action("lambda:InvokeFunction")
-            .principal("s3.amazonaws.com")
-            .source_arn(aws::bucket_arn(bucket))
-            .source_account(aws::ACCOUNT_ID)
-            .send()
-            .await;
-        match added {
-            Ok(_) => changes.push((what, Change::Created)),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_resource_conflict_exception()) =>
-            {
-                changes.push((what, Change::Unchanged));
-            }
-            Err(e) => return Err(aws_error("AddPermission", &f.name, e)),
-        }
-    }
-    for sid in existing.iter().filter(|s| s.starts_with(PERMISSION_PREFIX)) {
-        let bucket = &sid[PERMISSION_PREFIX.len()..];
-        if wanted.contains(bucket) {
-            continue;
-        }
-        match clients
-            .lambda
-            .remove_permission()
-            .function_name(&f.name)
-            .statement_id(sid)
-            .send()
-            .await
-        {
-            Ok(_) => changes.push((format!("{} from s3 {bucket}", f.name), Change::Removed)),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_resource_not_found_exception()) => {}
-            Err(e) => return Err(aws_error("RemovePermission", &f.name, e)),
-        }
-    }
-    Ok(changes)
+    let wanted: Vec<Grant> = buckets
+        .iter()
+        .map(|bucket| Grant {
+            sid: permission_id(bucket),
+            principal: "s3.amazonaws.com",
+            source_arn: aws::bucket_arn(bucket),
+            label: format!("{} from s3 {bucket}", f.name),
+        })
+        .collect();
+    let removed = |sid: &str| {
+        let bucket = sid.strip_prefix(PERMISSION_PREFIX).unwrap_or(sid);
+        format!("{} from s3 {bucket}", f.name)
+    };
+    permission::reconcile(clients, &f.name, PERMISSION_PREFIX, &wanted, &removed).await
 }
 
 /// A key that matches the trigger's filters, for the printed upload line.

@@ -22,8 +22,8 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use crate::kinds::{bucket, function, queue, s3_trigger};
-use spans::{Collector, key, line_col};
+use crate::kinds::{api, bucket, function, queue, rule, s3_trigger, state_machine, topic};
+use spans::{Collector, Seg, key, line_col, render_path};
 
 pub use crate::kinds::bucket::{Bucket, check_bucket_name};
 pub use crate::kinds::function::{
@@ -34,7 +34,12 @@ pub use crate::kinds::queue::{
 };
 pub use crate::kinds::s3_trigger::S3Trigger;
 pub use crate::kinds::sqs_trigger::{DEFAULT_BATCH_SIZE, SqsTrigger};
+pub use crate::kinds::api::{Api, Route};
+pub use crate::kinds::rule::{Rule, RuleTarget, Trigger};
+pub use crate::kinds::state_machine::StateMachine;
+pub use crate::kinds::topic::{Subscription, Topic};
 pub use crate::kinds::url::{Cors, FunctionUrl, UrlAuth};
+pub use crate::kinds::Target;
 pub use refs::{EnvValue, RefAttr, RefKind, Reference, UnresolvedRef};
 
 /// The manifest's file name, looked up from the current directory upwards.
@@ -42,7 +47,15 @@ pub const FILE_NAME: &str = "lsk.toml";
 
 /// The top-level tables, one per kind that has its own; nested kinds (function URLs, triggers)
 /// are validated by the kind that holds them.
-const SECTIONS: &[&str] = &[function::SECTION, queue::SECTION, bucket::SECTION];
+const SECTIONS: &[&str] = &[
+    function::SECTION,
+    queue::SECTION,
+    bucket::SECTION,
+    topic::SECTION,
+    rule::SECTION,
+    api::SECTION,
+    state_machine::SECTION,
+];
 
 /// One problem found in the manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +121,10 @@ pub struct Manifest {
     pub functions: BTreeMap<String, Function>,
     pub queues: BTreeMap<String, Queue>,
     pub buckets: BTreeMap<String, Bucket>,
+    pub topics: BTreeMap<String, Topic>,
+    pub rules: BTreeMap<String, Rule>,
+    pub apis: BTreeMap<String, Api>,
+    pub state_machines: BTreeMap<String, StateMachine>,
     /// Things that deploy fine locally but deserve a look (e.g. would be refused by real AWS).
     pub warnings: Vec<String>,
 }
@@ -203,6 +220,9 @@ impl Manifest {
             functions: declared(function::SECTION),
             queues: declared(queue::SECTION),
             buckets: declared(bucket::SECTION),
+            topics: declared(topic::SECTION),
+            apis: declared(api::SECTION),
+            state_machines: declared(state_machine::SECTION),
         };
         let entries = |s: &str| sections.get(s).map(Vec::as_slice).unwrap_or_default();
 
@@ -218,9 +238,19 @@ impl Manifest {
             &mut warnings,
         );
         s3_trigger::validate_overlaps(&mut c, &functions);
+        let topics = topic::validate_section(&mut c, entries(topic::SECTION), &known);
+        let rules = rule::validate_section(&mut c, entries(rule::SECTION), &known);
+        let apis = api::validate_section(&mut c, entries(api::SECTION), &known);
+        let root_dir = file.parent().unwrap_or(Path::new("."));
+        let state_machines = state_machine::validate_section(
+            &mut c,
+            entries(state_machine::SECTION),
+            &known,
+            root_dir,
+        );
         if sections.values().all(|v| v.is_empty()) && c.issues.is_empty() {
             warnings.push(format!(
-                "{} declares no functions, queues or buckets: nothing to deploy",
+                "{} declares no resources: nothing to deploy",
                 path_display(file)
             ));
         }
@@ -231,6 +261,10 @@ impl Manifest {
                 functions,
                 queues,
                 buckets,
+                topics,
+                rules,
+                apis,
+                state_machines,
                 warnings,
             })
         } else {
@@ -271,6 +305,38 @@ pub(crate) struct Declared {
     pub functions: BTreeSet<String>,
     pub queues: BTreeSet<String>,
     pub buckets: BTreeSet<String>,
+    pub topics: BTreeSet<String>,
+    pub apis: BTreeSet<String>,
+    pub state_machines: BTreeSet<String>,
+}
+
+impl Declared {
+    fn of(&self, kind: RefKind) -> &BTreeSet<String> {
+        match kind {
+            RefKind::Bucket => &self.buckets,
+            RefKind::Queue => &self.queues,
+            RefKind::Function => &self.functions,
+            RefKind::Topic => &self.topics,
+            RefKind::Api => &self.apis,
+            RefKind::StateMachine => &self.state_machines,
+        }
+    }
+
+    /// Reports each reference in `value` to a resource the manifest does not declare.
+    pub(crate) fn check_references(&self, c: &mut Collector<'_, '_>, at: &[Seg], value: &EnvValue) {
+        for r in value.references() {
+            if !self.of(r.kind).contains(&r.name) {
+                let section = r.kind.section();
+                let name = render_path(&[key(&r.name)]);
+                c.at(
+                    at,
+                    format!(
+                        "{r} refers to {section}.{name} which is not declared; declare [{section}.{name}] or fix the name"
+                    ),
+                );
+            }
+        }
+    }
 }
 
 /// `` `a`, `b` or `c` ``

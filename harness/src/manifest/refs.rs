@@ -12,6 +12,55 @@ pub enum RefKind {
     Bucket,
     Queue,
     Function,
+    Topic,
+    Api,
+    StateMachine,
+}
+
+impl RefKind {
+    /// The word used in `${kind.name.attr}`.
+    pub fn word(self) -> &'static str {
+        match self {
+            RefKind::Bucket => "bucket",
+            RefKind::Queue => "queue",
+            RefKind::Function => "function",
+            RefKind::Topic => "topic",
+            RefKind::Api => "api",
+            RefKind::StateMachine => "state_machine",
+        }
+    }
+
+    /// The manifest section that declares resources of this kind.
+    pub fn section(self) -> &'static str {
+        match self {
+            RefKind::Bucket => "buckets",
+            RefKind::Queue => "queues",
+            RefKind::Function => "functions",
+            RefKind::Topic => "topics",
+            RefKind::Api => "apis",
+            RefKind::StateMachine => "state_machines",
+        }
+    }
+
+    /// The attributes a reference of this kind may ask for.
+    pub fn attributes(self) -> &'static [RefAttr] {
+        match self {
+            RefKind::Bucket | RefKind::Function | RefKind::Topic | RefKind::StateMachine => {
+                &[RefAttr::Name, RefAttr::Arn]
+            }
+            RefKind::Queue => &[RefAttr::Name, RefAttr::Url, RefAttr::Arn],
+            RefKind::Api => &[RefAttr::Id, RefAttr::Url],
+        }
+    }
+
+    const ALL: [RefKind; 6] = [
+        RefKind::Bucket,
+        RefKind::Queue,
+        RefKind::Function,
+        RefKind::Topic,
+        RefKind::Api,
+        RefKind::StateMachine,
+    ];
 }
 
 /// Which attribute of the resource a reference wants.
@@ -21,6 +70,18 @@ pub enum RefAttr {
     Name,
     Url,
     Arn,
+    Id,
+}
+
+impl RefAttr {
+    pub fn word(self) -> &'static str {
+        match self {
+            RefAttr::Name => "name",
+            RefAttr::Url => "url",
+            RefAttr::Arn => "arn",
+            RefAttr::Id => "id",
+        }
+    }
 }
 
 /// `${kind.name.attr}` inside an environment value.
@@ -33,17 +94,13 @@ pub struct Reference {
 
 impl fmt::Display for Reference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match self.kind {
-            RefKind::Bucket => "bucket",
-            RefKind::Queue => "queue",
-            RefKind::Function => "function",
-        };
-        let attr = match self.attr {
-            RefAttr::Name => "name",
-            RefAttr::Url => "url",
-            RefAttr::Arn => "arn",
-        };
-        write!(f, "${{{kind}.{}.{attr}}}", self.name)
+        write!(
+            f,
+            "${{{}.{}.{}}}",
+            self.kind.word(),
+            self.name,
+            self.attr.word()
+        )
     }
 }
 
@@ -141,8 +198,16 @@ impl EnvValue {
 
 fn parse_reference(inner: &str) -> Result<Reference, String> {
     let bad = || {
+        let forms: Vec<String> = RefKind::ALL
+            .iter()
+            .map(|k| {
+                let attrs: Vec<&str> = k.attributes().iter().map(|a| a.word()).collect();
+                format!("`${{{}.<name>.{}}}`", k.word(), attrs.join("|"))
+            })
+            .collect();
         format!(
-            "`${{{inner}}}` is not a reference; expected `${{bucket.<key>.name|arn}}`, `${{queue.<name>.url|arn|name}}` or `${{function.<name>.name|arn}}`"
+            "`${{{inner}}}` is not a reference; expected one of {}",
+            forms.join(", ")
         )
     };
     // The name may itself contain dots (`jobs.fifo`), so kind is the first segment and the
@@ -152,35 +217,29 @@ fn parse_reference(inner: &str) -> Result<Reference, String> {
     if name.is_empty() {
         return Err(bad());
     }
-    let kind = match kind {
-        "bucket" => RefKind::Bucket,
-        "queue" => RefKind::Queue,
-        "function" => RefKind::Function,
-        other => {
-            return Err(format!(
-                "unknown resource kind `{other}` in `${{{inner}}}`; expected bucket, queue or function"
-            ));
-        }
-    };
-    let attr = match (kind, attr) {
-        (_, "name") => RefAttr::Name,
-        (_, "arn") => RefAttr::Arn,
-        (RefKind::Queue, "url") => RefAttr::Url,
-        (_, other) => {
-            let allowed = match kind {
-                RefKind::Queue => "name, url or arn",
-                _ => "name or arn",
-            };
-            return Err(format!(
-                "unknown attribute `{other}` in `${{{inner}}}`; a {} has {allowed}",
-                match kind {
-                    RefKind::Bucket => "bucket",
-                    RefKind::Queue => "queue",
-                    RefKind::Function => "function",
-                }
-            ));
-        }
-    };
+    let kind = RefKind::ALL
+        .into_iter()
+        .find(|k| k.word() == kind)
+        .ok_or_else(|| {
+            let words: Vec<&str> = RefKind::ALL.iter().map(|k| k.word()).collect();
+            format!(
+                "unknown resource kind `{kind}` in `${{{inner}}}`; expected {}",
+                words.join(", ")
+            )
+        })?;
+    let attr = kind
+        .attributes()
+        .iter()
+        .copied()
+        .find(|a| a.word() == attr)
+        .ok_or_else(|| {
+            let allowed: Vec<&str> = kind.attributes().iter().map(|a| a.word()).collect();
+            format!(
+                "unknown attribute `{attr}` in `${{{inner}}}`; a {} has {}",
+                kind.word(),
+                allowed.join(", ")
+            )
+        })?;
     Ok(Reference {
         kind,
         name: name.to_owned(),

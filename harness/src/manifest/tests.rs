@@ -39,7 +39,10 @@ const SQUARE: &str = "[functions.square]\npackage = \"square\"\n";
 
 #[test]
 fn example_manifest_parses_with_the_documented_values() {
-    let m = Manifest::parse(EXAMPLE, Path::new("lsk.toml")).expect("lsk.toml is valid");
+    let m = Manifest::parse(
+        EXAMPLE,
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../lsk.toml")),
+    ).expect("lsk.toml is valid");
     let square = &m.functions["square"];
     assert_eq!(square.package, "square");
     assert_eq!(square.memory, 128);
@@ -92,9 +95,214 @@ fn example_manifest_parses_with_the_documented_values() {
         .iter()
         .map(|q| q.name.clone())
         .collect();
-    assert_eq!(order, ["image-requests-dlq", "image-requests"]);
+    assert_eq!(
+        order,
+        [
+            "image-labelled",
+            "image-ready",
+            "image-requests-dlq",
+            "image-requests"
+        ]
+    );
     // The examples are valid on AWS: nothing to warn about.
     assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+
+    // The event-driven examples: a REST API, a schedule, a topic with a filtered subscription and
+    // a workflow whose definition refers to functions and the topic.
+    let api = &m.apis["examples"];
+    assert_eq!(api.stage, "Prod");
+    let routes: Vec<_> = api
+        .routes
+        .iter()
+        .map(|r| format!("{} {} -> {}", r.method, r.path, r.function))
+        .collect();
+    assert_eq!(
+        routes,
+        [
+            "POST /change -> make-change",
+            "POST /generate-image -> image-generator"
+        ]
+    );
+    let beat = &m.rules["heartbeat"];
+    assert_eq!(beat.trigger, Trigger::Schedule("rate(1 minute)".into()));
+    assert_eq!(beat.targets[0].target, Target::Function("heartbeat".into()));
+    let topic = &m.topics["image-ready"];
+    assert_eq!(topic.subscriptions.len(), 2);
+    assert!(topic.subscriptions.iter().all(|s| s.raw));
+    assert_eq!(
+        topic.subscriptions[1].filter_policy,
+        Some(serde_json::json!({"event": ["labelled"]}))
+    );
+    let pipeline = &m.state_machines["image-pipeline"];
+    let refs: Vec<String> = pipeline
+        .definition
+        .references()
+        .map(|r| r.to_string())
+        .collect();
+    assert_eq!(
+        refs,
+        [
+            "${function.image-generator.arn}",
+            "${function.labeller.arn}",
+            "${topic.image-ready.arn}"
+        ]
+    );
+    assert_eq!(
+        m.services(),
+        ["sns", "events", "apigateway", "stepfunctions"],
+        "LocalStack starts the services the examples use"
+    );
+}
+
+#[test]
+fn a_manifest_of_functions_queues_and_buckets_needs_no_extra_services() {
+    let m = parse(&format!("{SQUARE}[queues.q]\n[buckets.files]\n")).unwrap();
+    assert!(m.services().is_empty(), "{:?}", m.services());
+}
+
+#[test]
+fn topic_subscriptions_are_checked() {
+    let head = format!("{SQUARE}[queues.q]\n");
+    assert_issue(
+        &format!("{head}[topics.t]\nsubscriptions = [{{ queue = \"nope\" }}]\n"),
+        "topics.t.subscriptions[0].queue",
+        &["queue `nope` is not declared", "[queues.nope]"],
+    );
+    assert_issue(
+        &format!("{head}[topics.t]\nsubscriptions = [{{ function = \"square\", queue = \"q\" }}]\n"),
+        "topics.t.subscriptions[0]",
+        &["either a function or a queue"],
+    );
+    assert_issue(
+        &format!("{head}[topics.t]\nsubscriptions = [{{ function = \"square\", raw = true }}]\n"),
+        "topics.t.subscriptions[0].raw",
+        &["raw message delivery is for queues"],
+    );
+    assert_issue(
+        &format!("{head}[topics.t]\nsubscriptions = [{{ queue = \"q\", filter_policy = '{{\"a\": ' }}]\n"),
+        "topics.t.subscriptions[0].filter_policy",
+        &["not valid JSON"],
+    );
+    assert_issue(
+        &format!("{head}[topics.\"a.b\"]\n"),
+        "topics.\"a.b\"",
+        &["contains '.'"],
+    );
+    // A filter policy may be a table or JSON text; both give the same document.
+    let table = parse(&format!(
+        "{head}[topics.t]\nsubscriptions = [{{ queue = \"q\", filter_policy = {{ kind = [\"png\"] }} }}]\n"
+    ))
+    .unwrap();
+    let text = parse(&format!(
+        "{head}[topics.t]\nsubscriptions = [{{ queue = \"q\", filter_policy = '{{\"kind\": [\"png\"]}}' }}]\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        table.topics["t"].subscriptions[0].filter_policy,
+        text.topics["t"].subscriptions[0].filter_policy
+    );
+}
+
+#[test]
+fn rules_are_checked() {
+    let target = "[[rules.r.targets]]\nfunction = \"square\"\n";
+    assert_issue(
+        &format!("{SQUARE}[rules.r]\nschedule = \"rate(1 minutes)\"\n{target}"),
+        "rules.r.schedule",
+        &["rate(1 minute)"],
+    );
+    assert_issue(
+        &format!("{SQUARE}[rules.r]\n{target}"),
+        "rules.r",
+        &["needs `schedule", "or `pattern"],
+    );
+    assert_issue(
+        &format!("{SQUARE}[rules.r]\nschedule = \"rate(5 minutes)\"\nbus = \"shop\"\n{target}"),
+        "rules.r.bus",
+        &["default bus only"],
+    );
+    assert_issue(
+        &format!("{SQUARE}[rules.r]\npattern = {{}}\n{target}"),
+        "rules.r.pattern",
+        &["non-empty object"],
+    );
+    assert_issue(
+        &format!("{SQUARE}[rules.r]\nschedule = \"rate(5 minutes)\"\n"),
+        "rules.r",
+        &["needs targets"],
+    );
+    assert_issue(
+        &format!("{SQUARE}[rules.r]\nschedule = \"rate(5 minutes)\"\n[[rules.r.targets]]\nfunction = \"nope\"\n"),
+        "rules.r.targets[0].function",
+        &["function `nope` is not declared"],
+    );
+    let m = parse(&format!(
+        "{SQUARE}[rules.r]\npattern = {{ source = [\"shop\"] }}\nbus = \"orders\"\n[[rules.r.targets]]\nfunction = \"square\"\ninput = {{ number = 6 }}\n"
+    ))
+    .unwrap();
+    let r = &m.rules["r"];
+    assert_eq!(r.bus, "orders");
+    assert_eq!(r.trigger, Trigger::Pattern(serde_json::json!({"source": ["shop"]})));
+    assert_eq!(r.targets[0].input, Some(serde_json::json!({"number": 6})));
+}
+
+#[test]
+fn api_routes_are_checked() {
+    let api = |route: &str| format!("{SQUARE}[apis.a]\n[[apis.a.routes]]\n{route}\n");
+    assert_issue(
+        &api("method = \"FETCH\"\npath = \"/x\"\nfunction = \"square\""),
+        "apis.a.routes[0].method",
+        &["not an HTTP method"],
+    );
+    assert_issue(
+        &api("method = \"POST\"\npath = \"x\"\nfunction = \"square\""),
+        "apis.a.routes[0].path",
+        &["must start with '/'"],
+    );
+    assert_issue(
+        &api("method = \"POST\"\npath = \"/x\"\nfunction = \"nope\""),
+        "apis.a.routes[0].function",
+        &["function `nope` is not declared"],
+    );
+    assert_issue(
+        &format!("{SQUARE}[apis.a]\n"),
+        "apis.a",
+        &["needs routes"],
+    );
+    let m = parse(&api("method = \"post\"\npath = \"/x\"\nfunction = \"square\"")).unwrap();
+    assert_eq!(m.apis["a"].routes[0].method, "POST");
+    assert_eq!(m.apis["a"].stage, "Prod");
+}
+
+#[test]
+fn state_machine_definitions_are_read_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("lsk.toml");
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    let parse_here = |src: &str| Manifest::parse(src, &manifest);
+    let sm = |file: &str| format!("{SQUARE}[state_machines.m]\ndefinition = \"{file}\"\n");
+
+    write(
+        "ok.json",
+        r#"{"StartAt": "Go", "States": {"Go": {"Type": "Task", "Resource": "${function.square.arn}", "End": true}}}"#,
+    );
+    let m = parse_here(&sm("ok.json")).unwrap();
+    assert_eq!(m.state_machines["m"].definition_file, "ok.json");
+
+    let rendered = parse_here(&sm("missing.json")).unwrap_err().to_string();
+    assert!(
+        rendered.contains("state_machines.m.definition: cannot read") && rendered.contains("relative to the directory of lsk.toml"),
+        "{rendered}"
+    );
+    write(
+        "badref.json",
+        r#"{"StartAt": "Go", "States": {"Go": {"Type": "Task", "Resource": "${function.nope.arn}", "End": true}}}"#,
+    );
+    let rendered = parse_here(&sm("badref.json")).unwrap_err().to_string();
+    assert!(rendered.contains("${function.nope.arn} refers to functions.nope which is not declared"), "{rendered}");
+    write("notjson.json", "StartAt: Go");
+    let rendered = parse_here(&sm("notjson.json")).unwrap_err().to_string();
+    assert!(rendered.contains("notjson.json is not valid JSON"), "{rendered}");
 }
 
 #[test]
@@ -175,9 +383,9 @@ fn unknown_nested_key_is_named_with_its_full_path() {
 #[test]
 fn unknown_section_is_rejected() {
     assert_issue(
-        &format!("{SQUARE}[topics.t]\n"),
-        "topics",
-        &["unknown section", "functions", "queues", "buckets"],
+        &format!("{SQUARE}[tables.t]\n"),
+        "tables",
+        &["unknown section", "functions", "queues", "buckets", "state_machines"],
     );
 }
 
@@ -268,7 +476,7 @@ fn undeclared_references_are_named() {
 fn malformed_references() {
     let cases = [
         ("${bucket.images}", "is not a reference"),
-        ("${topic.x.arn}", "unknown resource kind `topic`"),
+        ("${table.x.arn}", "unknown resource kind `table`"),
         ("${bucket.images.url}", "unknown attribute `url`"),
         ("${queue.q.arn", "unterminated reference"),
     ];

@@ -1,0 +1,428 @@
+//! Step Functions state machines: `[state_machines.<name>]` whose definition (Amazon States
+//! Language, JSONPath) is a file in the workspace, with `${function.<name>.arn}`-style references
+//! resolved at deploy time.
+//!
+//! The file is read and checked when the manifest is loaded (it exists, its references name
+//! declared resources, and with them filled in it is a JSON object with `StartAt` and `States`),
+//! so a typo fails before anything is deployed. State machines are reconciled after the functions
+//! and topics they use. One lsk created for this project that the manifest no longer lists is
+//! deleted.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use aws_sdk_sfn::types::{StateMachineType, Tag};
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+use toml::de::DeValue;
+
+use crate::aws::{self, Clients};
+use crate::deploy::{Change, DeployError, Resolved, aws_error};
+use crate::kinds::function::{TAG_MANAGED, TAG_PROJECT};
+use crate::manifest::spans::{Collector, key, keys, with};
+use crate::manifest::{Declared, EnvValue, Manifest};
+
+/// The manifest section of this kind.
+pub(crate) const SECTION: &str = "state_machines";
+
+/// STANDARD or EXPRESS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Kind {
+    Standard,
+    Express,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Standard => "STANDARD",
+            Kind::Express => "EXPRESS",
+        }
+    }
+}
+
+/// A validated state machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateMachine {
+    pub name: String,
+    /// The definition file as written in the manifest (relative to the workspace root).
+    pub definition_file: String,
+    /// Where it was read from.
+    pub definition_path: PathBuf,
+    /// Its text, references not yet resolved.
+    pub definition: EnvValue,
+    pub kind: Kind,
+    /// Example input for the printed `awslocal stepfunctions start-execution` line.
+    pub example: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStateMachine {
+    definition: String,
+    #[serde(default, rename = "type")]
+    kind: Option<Kind>,
+    #[serde(default)]
+    example: Option<String>,
+}
+
+/// State machine names: 1-80 of letters, digits, `-` and `_`.
+pub fn check_state_machine_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 80 {
+        return Err(format!(
+            "state machine name must be 1-80 characters, got {} ({name:?})",
+            name.len()
+        ));
+    }
+    match name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+    {
+        Some(bad) => Err(format!(
+            "state machine name {name:?} contains {bad:?}; use letters, digits, '-' and '_'"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Checks that a definition, with every reference filled in, is an ASL document.
+pub fn check_definition(definition: &EnvValue) -> Result<(), String> {
+    let filled = definition
+        .resolve(&|r| Ok(format!("placeholder-for-{}", r.name)))
+        .map_err(|e| e.to_string())?;
+    let doc: serde_json::Value = serde_json::from_str(&filled)
+        .map_err(|e| format!("is not valid JSON ({e}); state machine definitions are ASL in JSON"))?;
+    let Some(obj) = doc.as_object() else {
+        return Err("must be a JSON object with StartAt and States".into());
+    };
+    let start = obj.get("StartAt").and_then(|s| s.as_str());
+    let states = obj.get("States").and_then(|s| s.as_object());
+    match (start, states) {
+        (Some(start), Some(states)) if states.contains_key(start) => Ok(()),
+        (Some(start), Some(_)) => Err(format!("StartAt names {start:?}, which is not in States")),
+        _ => Err("needs \"StartAt\" (a state name) and \"States\" (an object)".into()),
+    }
+}
+
+/// Checks `[state_machines.*]`, reading each definition file relative to `root`.
+pub(crate) fn validate_section(
+    c: &mut Collector<'_, '_>,
+    entries: &[(String, Spanned<DeValue<'_>>)],
+    known: &Declared,
+    root: &Path,
+) -> BTreeMap<String, StateMachine> {
+    let mut out = BTreeMap::new();
+    for (name, value) in entries {
+        let base = keys(&[SECTION, name]);
+        if let Err(e) = check_state_machine_name(name) {
+            c.at(&base, e);
+        }
+        let Some(raw) = c.entry::<RawStateMachine>(&base, value) else {
+            continue;
+        };
+        let at = with(&base, &[key("definition")]);
+        let path = root.join(&raw.definition);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) => {
+                c.at(
+                    &at,
+                    format!(
+                        "cannot read {} ({e}); the path is relative to the directory of lsk.toml",
+                        path.display()
+                    ),
+                );
+                continue;
+            }
+        };
+        let definition = match EnvValue::parse(&text) {
+            Ok(d) => d,
+            Err(e) => {
+                c.at(&at, format!("{}: {e}", raw.definition));
+                continue;
+            }
+        };
+        known.check_references(c, &at, &definition);
+        if let Err(e) = check_definition(&definition) {
+            c.at(&at, format!("{} {e}", raw.definition));
+        }
+        out.insert(
+            name.clone(),
+            StateMachine {
+                name: name.clone(),
+                definition_file: raw.definition,
+                definition_path: path,
+                definition,
+                kind: raw.kind.unwrap_or(Kind::Standard),
+                example: raw.example,
+            },
+        );
+    }
+    out
+}
+
+/// The definition with references resolved from what was deployed.
+pub fn resolve_definition(sm: &StateMachine, resolved: &Resolved) -> Result<String, DeployError> {
+    sm.definition
+        .resolve(&|r| resolved.lookup(r))
+        .map_err(|source| DeployError::UnresolvedDefinition {
+            state_machine: sm.name.clone(),
+            source,
+        })
+}
+
+/// A state machine as found: its definition (as JSON, so whitespace does not count) and type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    pub definition: Option<serde_json::Value>,
+    pub kind: String,
+}
+
+/// What changed between what is there and what is wanted.
+pub fn plan(observed: Option<&Observed>, definition: &str, kind: Kind) -> Change {
+    let Some(o) = observed else {
+        return Change::Created;
+    };
+    let mut what = Vec::new();
+    if o.definition != serde_json::from_str(definition).ok() {
+        what.push("definition".to_owned());
+    }
+    if o.kind != kind.as_str() {
+        what.push("type".to_owned());
+    }
+    if what.is_empty() {
+        Change::Unchanged
+    } else {
+        Change::Updated(what)
+    }
+}
+
+/// The state machine named `name`, if it exists.
+pub(crate) async fn observe(
+    clients: &Clients,
+    arn: &str,
+) -> Result<Option<(Observed, String)>, DeployError> {
+    match clients
+        .sfn
+        .describe_state_machine()
+        .state_machine_arn(arn)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(Some((
+            Observed {
+                definition: serde_json::from_str(out.definition()).ok(),
+                kind: out.r#type().as_str().to_owned(),
+            },
+            out.status()
+                .map_or_else(|| "ACTIVE".to_owned(), |s| s.as_str().to_owned()),
+        ))),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_state_machine_does_not_exist()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(aws_error("DescribeStateMachine", arn, e)),
+    }
+}
+
+fn tags(project: &str) -> Vec<Tag> {
+    [(TAG_MANAGED, "lsk"), (TAG_PROJECT, project)]
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+/// Creates or updates every state machine of the manifest. Runs after functions and topics.
+pub(crate) async fn reconcile(
+    clients: &Clients,
+    manifest: &Manifest,
+    resolved: &Resolved,
+    project: &str,
+) -> Result<Vec<(String, Change)>, DeployError> {
+    let mut report = Vec::new();
+    for sm in manifest.state_machines.values() {
+        let definition = resolve_definition(sm, resolved)?;
+        let arn = aws::state_machine_arn(&resolved.region, &sm.name);
+        let observed = observe(clients, &arn).await?;
+        let change = plan(observed.as_ref().map(|(o, _)| o), &definition, sm.kind);
+        match (&change, &observed) {
+            (Change::Created, _) => {
+                clients
+                    .sfn
+                    .create_state_machine()
+                    .name(&sm.name)
+                    .definition(&definition)
+                    .role_arn(aws::STATES_ROLE)
+                    .r#type(StateMachineType::from(sm.kind.as_str()))
+                    .set_tags(Some(tags(project)))
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("CreateStateMachine", &sm.name, e))?;
+            }
+            (Change::Updated(what), Some((o, _))) if what.iter().any(|w| w == "type") => {
+                // The type cannot be changed in place: replace the machine.
+                let _ = o;
+                delete(clients, &arn, &sm.name).await?;
+                clients
+                    .sfn
+                    .create_state_machine()
+                    .name(&sm.name)
+                    .definition(&definition)
+                    .role_arn(aws::STATES_ROLE)
+                    .r#type(StateMachineType::from(sm.kind.as_str()))
+                    .set_tags(Some(tags(project)))
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("CreateStateMachine", &sm.name, e))?;
+            }
+            (Change::Updated(_), _) => {
+                clients
+                    .sfn
+                    .update_state_machine()
+                    .state_machine_arn(&arn)
+                    .definition(&definition)
+                    .role_arn(aws::STATES_ROLE)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("UpdateStateMachine", &sm.name, e))?;
+            }
+            _ => {}
+        }
+        report.push((sm.name.clone(), change));
+    }
+    Ok(report)
+}
+
+async fn delete(clients: &Clients, arn: &str, name: &str) -> Result<(), DeployError> {
+    clients
+        .sfn
+        .delete_state_machine()
+        .state_machine_arn(arn)
+        .send()
+        .await
+        .map_err(|e| aws_error("DeleteStateMachine", name, e))?;
+    Ok(())
+}
+
+/// Deletes the state machines lsk created for `project` that the manifest no longer lists.
+pub(crate) async fn prune(
+    clients: &Clients,
+    manifest: &Manifest,
+    project: &str,
+) -> Result<Vec<String>, DeployError> {
+    let machines: Vec<_> = clients
+        .sfn
+        .list_state_machines()
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| aws_error("ListStateMachines", "state machines", e))?;
+    let mut removed = Vec::new();
+    for m in machines {
+        if manifest.state_machines.contains_key(m.name()) {
+            continue;
+        }
+        let tags = clients
+            .sfn
+            .list_tags_for_resource()
+            .resource_arn(m.state_machine_arn())
+            .send()
+            .await
+            .map_err(|e| aws_error("ListTagsForResource", m.name(), e))?;
+        let tag = |k: &str| {
+            tags.tags()
+                .iter()
+                .find(|t| t.key() == Some(k))
+                .and_then(|t| t.value())
+                .map(str::to_owned)
+        };
+        if tag(TAG_MANAGED).as_deref() == Some("lsk") && tag(TAG_PROJECT).as_deref() == Some(project)
+        {
+            delete(clients, m.state_machine_arn(), m.name()).await?;
+            removed.push(m.name().to_owned());
+        }
+    }
+    Ok(removed)
+}
+
+/// What `lsk status` shows of a state machine.
+pub(crate) async fn view(
+    clients: &Clients,
+    sm: &StateMachine,
+) -> Result<crate::output::StateMachineView, DeployError> {
+    let arn = aws::state_machine_arn(&clients.region, &sm.name);
+    let seen = observe(clients, &arn).await?;
+    let input = sm.example.clone().unwrap_or_else(|| "{}".to_owned());
+    Ok(crate::output::StateMachineView {
+        name: sm.name.clone(),
+        status: seen
+            .as_ref()
+            .map_or_else(|| "not deployed".to_owned(), |(_, status)| status.clone()),
+        kind: sm.kind.as_str().to_owned(),
+        definition: sm.definition_file.clone(),
+        awslocal: seen.as_ref().map(|_| awslocal_start_line(&arn, &input)),
+        executions: seen.as_ref().map(|_| awslocal_list_line(&arn)),
+        arn: seen.map(|_| arn),
+    })
+}
+
+/// `awslocal stepfunctions start-execution` with `input`.
+pub fn awslocal_start_line(arn: &str, input: &str) -> String {
+    format!(
+        "awslocal stepfunctions start-execution --state-machine-arn {} --input {}",
+        crate::output::shell_quote(arn),
+        crate::output::shell_quote(input)
+    )
+}
+
+/// `awslocal stepfunctions list-executions` of a state machine.
+pub fn awslocal_list_line(arn: &str) -> String {
+    format!(
+        "awslocal stepfunctions list-executions --state-machine-arn {}",
+        crate::output::shell_quote(arn)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_definition_must_be_asl_once_references_are_filled_in() {
+        let ok = EnvValue::parse(
+            r#"{"StartAt": "Go", "States": {"Go": {"Type": "Task", "Resource": "${function.f.arn}", "End": true}}}"#,
+        )
+        .unwrap();
+        assert!(check_definition(&ok).is_ok());
+        let bad_start = EnvValue::parse(r#"{"StartAt": "Nope", "States": {"Go": {}}}"#).unwrap();
+        assert!(check_definition(&bad_start).unwrap_err().contains("\"Nope\""));
+        let not_json = EnvValue::parse("StartAt: Go").unwrap();
+        assert!(check_definition(&not_json).unwrap_err().contains("not valid JSON"));
+    }
+
+    #[test]
+    fn a_changed_definition_or_type_is_an_update_and_whitespace_is_not() {
+        let seen = Observed {
+            definition: Some(serde_json::json!({"StartAt": "A", "States": {"A": {"Type": "Succeed"}}})),
+            kind: "STANDARD".into(),
+        };
+        let same = r#"{ "StartAt": "A",
+            "States": { "A": { "Type": "Succeed" } } }"#;
+        assert_eq!(plan(Some(&seen), same, Kind::Standard), Change::Unchanged);
+        assert_eq!(
+            plan(Some(&seen), same, Kind::Express),
+            Change::Updated(vec!["type".into()])
+        );
+        let other = r#"{"StartAt": "B", "States": {"B": {"Type": "Succeed"}}}"#;
+        assert_eq!(
+            plan(Some(&seen), other, Kind::Standard),
+            Change::Updated(vec!["definition".into()])
+        );
+        assert_eq!(plan(None, same, Kind::Standard), Change::Created);
+    }
+}
