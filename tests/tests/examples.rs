@@ -1,6 +1,7 @@
 //! The examples as a user meets them: `lsk.toml` deployed into LocalStack, then `square` and
 //! `image-generator` called by SDK invoke, over their function URLs, through the SQS queue, and
-//! with the real `curl` and `awslocal` lines the kit prints.
+//! with the real `curl` and `awslocal` lines the kit prints; the event-driven examples (REST
+//! API, topic, schedule, state machine) are in `examples/events.rs`.
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -21,7 +22,15 @@ lsk_e2e::backend_suite!(
     image_generator_url_errors_say_what_is_wrong,
     sqs_prompts_become_images_and_poison_messages_reach_the_dlq,
     functions_run_through_our_process_executor_on_every_backend,
+    make_change_over_the_rest_api_as_printed,
+    image_ready_fans_out_to_its_queue_from_the_rest_api_and_a_printed_publish,
+    the_heartbeat_schedule_runs_every_minute,
+    the_image_pipeline_runs_from_prompt_to_labelled_notification,
 );
+
+#[path = "examples/events.rs"]
+mod events;
+use events::*;
 
 /// `cargo test` with no backend asked for: `auto` picks native on a Linux machine with Python
 /// 3.11-3.13, even when a Docker daemon answers, and says why.

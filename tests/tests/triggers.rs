@@ -1,7 +1,8 @@
-//! Event triggers as a user meets them, on the native backend: a manifest with an S3 trigger is
-//! deployed, an upload under `uploads/` gets its labels written next to it by the `labeller`
-//! example, the printed upload line works as printed, a second deploy changes nothing, and a
-//! trigger removed from the manifest is removed from LocalStack at the next deploy.
+//! Event triggers as a user meets them, on the native backend: a manifest with an S3 trigger, a
+//! topic, a rule on a named bus and a REST API is deployed; an upload under `uploads/` gets its
+//! labels written next to it by the `labeller` example, the printed upload and put-events lines
+//! work as printed, a second deploy changes nothing, and a trigger, subscription, rule or route
+//! removed from the manifest is removed from LocalStack at the next deploy.
 
 use std::process::Command;
 use std::sync::OnceLock;
@@ -24,9 +25,36 @@ prefix = "uploads/"
 
 [buckets.uploads]
 name = "lsk-e2e-uploads"
+
+[queues.uploaded]
+
+[topics.uploads]
+[[topics.uploads.subscriptions]]
+queue = "uploaded"
+raw = true
+[[topics.uploads.subscriptions]]
+function = "labeller"
+
+[rules.uploads]
+bus = "e2e"
+pattern = { source = ["lsk.e2e"], detail-type = ["Upload Seen"] }
+[[rules.uploads.targets]]
+queue = "uploaded"
+input = { kind = "from the rule" }
+
+[apis.uploads]
+[[apis.uploads.routes]]
+method = "POST"
+path = "/labels"
+function = "labeller"
+[[apis.uploads.routes]]
+method = "GET"
+path = "/labels/{key}"
+function = "labeller"
 "#;
 
-/// The same stack with the trigger taken out.
+/// The same stack with the S3 trigger, the function's subscription, the rule and one route
+/// taken out.
 const WITHOUT_TRIGGER: &str = r#"
 [functions.labeller]
 package = "labeller"
@@ -35,6 +63,19 @@ environment = { NO_COLOR = "1" }
 
 [buckets.uploads]
 name = "lsk-e2e-uploads"
+
+[queues.uploaded]
+
+[topics.uploads]
+[[topics.uploads.subscriptions]]
+queue = "uploaded"
+raw = true
+
+[apis.uploads]
+[[apis.uploads.routes]]
+method = "POST"
+path = "/labels"
+function = "labeller"
 "#;
 
 const BUCKET: &str = "lsk-e2e-uploads";
@@ -142,6 +183,44 @@ async fn an_upload_is_labelled_and_the_trigger_follows_the_manifest() {
         labeller_logs(kit).await
     );
 
+    // The rule's printed put-events line delivers the rule's constant input to the queue.
+    let rule = deployed
+        .view()
+        .rules
+        .first()
+        .cloned()
+        .unwrap_or_else(|| panic!("status shows no rule: {:?}", deployed.view()));
+    let put_events = rule
+        .put_events
+        .clone()
+        .unwrap_or_else(|| panic!("a pattern rule gets a put-events line: {rule:?}"));
+    let out = Command::new("bash")
+        .args(["-c", &put_events])
+        .envs(kit.cli_env())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("\"FailedEntryCount\": 0"),
+        "the printed line `{put_events}` failed: {} / {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let queue = deployed.queue("uploaded").unwrap();
+    let delivered = eventually("the rule's input on the uploaded queue", LABEL_WAIT, || async {
+        let bodies = queue.receive(10, Duration::from_secs(2)).await.ok()?;
+        bodies.into_iter().find(|b| b.contains("from the rule"))
+    })
+    .await;
+    let delivered: Option<Value> = delivered
+        .as_deref()
+        .ok()
+        .and_then(|b| serde_json::from_str(b).ok());
+    assert_eq!(
+        delivered,
+        Some(serde_json::json!({"kind": "from the rule"})),
+        "after `{put_events}` the queue should get the rule's constant input"
+    );
+
     // A second deploy of the same manifest changes nothing.
     let ls = LocalStack::attach(&kit.endpoint, &kit.region)
         .await
@@ -167,11 +246,37 @@ async fn an_upload_is_labelled_and_the_trigger_follows_the_manifest() {
         .filter(|c| c.change == Change::Removed)
         .map(|c| format!("{} {}", c.resource.label(), c.name))
         .collect();
+    for gone in [
+        format!("s3 trigger {BUCKET} -> labeller"),
+        format!("permission labeller from s3 {BUCKET}"),
+        "subscription uploads -> function labeller".to_owned(),
+        "permission labeller from topic uploads".to_owned(),
+        "rule uploads".to_owned(),
+        "bus e2e".to_owned(),
+        "route uploads GET /labels/{key}".to_owned(),
+    ] {
+        assert!(
+            removed.contains(&gone),
+            "taking it out of lsk.toml should remove {gone}; deploy said:\n{}",
+            without.report()
+        );
+    }
+    let subscriptions = without.topic("uploads").unwrap().view().subscriptions.clone();
+    assert_eq!(subscriptions, ["queue uploaded (raw)"]);
+    let routes: Vec<String> = without
+        .api("uploads")
+        .unwrap()
+        .view()
+        .routes
+        .iter()
+        .map(|r| format!("{} {} deployed={}", r.method, r.path, r.deployed))
+        .collect();
+    assert_eq!(routes, ["POST /labels deployed=true"]);
+    let events = aws_sdk_eventbridge::Client::new(&kit.sdk());
+    let buses = events.list_event_buses().send().await.unwrap();
     assert!(
-        removed.contains(&format!("s3 trigger {BUCKET} -> labeller"))
-            && removed.contains(&format!("permission labeller from s3 {BUCKET}")),
-        "removing the trigger from lsk.toml should remove it and its permission, deploy said:\n{}",
-        without.report()
+        buses.event_buses().iter().all(|b| b.name() != Some("e2e")),
+        "the bus lsk made for the rule should be gone: {buses:?}"
     );
     let config = s3
         .get_bucket_notification_configuration()

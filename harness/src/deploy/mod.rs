@@ -125,6 +125,8 @@ pub enum ResourceType {
     Topic,
     Subscription,
     Rule,
+    Bus,
+    Target,
     Api,
     Route,
     StateMachine,
@@ -143,6 +145,8 @@ impl ResourceType {
             ResourceType::Topic => "topic",
             ResourceType::Subscription => "subscription",
             ResourceType::Rule => "rule",
+            ResourceType::Bus => "bus",
+            ResourceType::Target => "target",
             ResourceType::Api => "api",
             ResourceType::Route => "route",
             ResourceType::StateMachine => "state machine",
@@ -225,7 +229,7 @@ impl fmt::Display for DeployReport {
             };
             write!(
                 f,
-                "  {:<11} {:<width$}  {change}",
+                "  {:<13} {:<width$}  {change}",
                 c.resource.label(),
                 c.name
             )?;
@@ -401,8 +405,8 @@ pub async fn apply(
         for (name, change) in rule::reconcile_permissions(clients, manifest, &resolved.region).await? {
             report.push(ResourceType::Permission, name, change);
         }
-        for (name, change) in rule::reconcile(clients, manifest, &opts.project).await? {
-            report.push(ResourceType::Rule, name, change);
+        for (resource, name, change) in rule::reconcile(clients, manifest, &opts.project).await? {
+            report.push(resource, name, change);
         }
     }
     if !manifest.apis.is_empty() || pruning("apigateway") {
@@ -437,8 +441,8 @@ pub async fn apply(
             }
         }
         if pruning("events") {
-            for name in rule::prune(clients, manifest, &opts.project).await? {
-                report.push(ResourceType::Rule, name, Change::Removed);
+            for (resource, name) in rule::prune(clients, manifest, &opts.project).await? {
+                report.push(resource, name, Change::Removed);
             }
         }
         if pruning("sns") {
@@ -566,11 +570,11 @@ mod tests {
         assert_eq!(r.uploaded(), ["square", "image-generator"]);
         let text = r.to_string();
         assert!(
-            text.contains("function    square              updated: code, memory"),
+            text.contains("function      square              updated: code, memory"),
             "{text}"
         );
         assert!(
-            text.contains("function    old                 removed"),
+            text.contains("function      old                 removed"),
             "{text}"
         );
         let json = serde_json::to_value(&r).unwrap();

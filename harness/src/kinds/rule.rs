@@ -15,7 +15,7 @@ use toml::Spanned;
 use toml::de::DeValue;
 
 use crate::aws::{self, Clients};
-use crate::deploy::{Change, DeployError, aws_error};
+use crate::deploy::{Change, DeployError, ResourceType, aws_error};
 use crate::kinds::function::{TAG_MANAGED, TAG_PROJECT};
 use crate::kinds::permission::{self, Grant};
 use crate::kinds::{RawTarget, Target, json_document};
@@ -446,12 +446,11 @@ async fn ensure_bus(
 }
 
 /// Brings every rule, its bus and its targets to the manifest. Runs after the functions exist.
-/// Returns (what, change) pairs: buses, rules and targets.
 pub(crate) async fn reconcile(
     clients: &Clients,
     manifest: &Manifest,
     project: &str,
-) -> Result<Vec<(String, Change)>, DeployError> {
+) -> Result<Vec<(ResourceType, String, Change)>, DeployError> {
     let region = &clients.region;
     let mut report = Vec::new();
     let buses: std::collections::BTreeSet<&str> = manifest
@@ -461,7 +460,11 @@ pub(crate) async fn reconcile(
         .filter(|b| *b != DEFAULT_BUS)
         .collect();
     for bus in buses {
-        report.push((format!("bus {bus}"), ensure_bus(clients, bus, project).await?));
+        report.push((
+            ResourceType::Bus,
+            bus.to_owned(),
+            ensure_bus(clients, bus, project).await?,
+        ));
     }
     for rule in manifest.rules.values() {
         let wanted = RuleSettings::desired(rule);
@@ -493,9 +496,9 @@ pub(crate) async fn reconcile(
                 .send()
                 .await
                 .map_err(|e| aws_error("PutRule", &rule.name, e))?;
-            report.push((format!("rule {}", rule.name), change));
+            report.push((ResourceType::Rule, rule.name.clone(), change));
         } else {
-            report.push((format!("rule {}", rule.name), Change::Unchanged));
+            report.push((ResourceType::Rule, rule.name.clone(), Change::Unchanged));
         }
 
         let desired: Vec<TargetState> = rule
@@ -555,10 +558,14 @@ pub(crate) async fn reconcile(
             } else {
                 Change::Created
             };
-            report.push((format!("{} -> {}", rule.name, d.id), change));
+            report.push((ResourceType::Target, format!("{} -> {}", rule.name, d.id), change));
         }
         for id in remove {
-            report.push((format!("{} -> {id}", rule.name), Change::Removed));
+            report.push((
+                ResourceType::Target,
+                format!("{} -> {id}", rule.name),
+                Change::Removed,
+            ));
         }
     }
     Ok(report)
@@ -621,7 +628,7 @@ pub(crate) async fn prune(
     clients: &Clients,
     manifest: &Manifest,
     project: &str,
-) -> Result<Vec<String>, DeployError> {
+) -> Result<Vec<(ResourceType, String)>, DeployError> {
     let mut removed = Vec::new();
     // ListEventBuses and ListRules have no paginators in the SDK; an account with more buses
     // or rules than one page would need NextToken, which a local stack never reaches.
@@ -677,7 +684,7 @@ pub(crate) async fn prune(
                 .send()
                 .await
                 .map_err(|e| aws_error("DeleteRule", name, e))?;
-            removed.push(format!("rule {name}"));
+            removed.push((ResourceType::Rule, name.to_owned()));
         }
         let used = manifest.rules.values().any(|r| r.bus == bus_name);
         if bus_name != DEFAULT_BUS && left == 0 && !used {
@@ -691,7 +698,7 @@ pub(crate) async fn prune(
                     .send()
                     .await
                     .map_err(|e| aws_error("DeleteEventBus", bus_name, e))?;
-                removed.push(format!("bus {bus_name}"));
+                removed.push((ResourceType::Bus, bus_name.to_owned()));
             }
         }
     }

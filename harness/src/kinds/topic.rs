@@ -593,7 +593,7 @@ pub(crate) async fn view(
         });
     }
     let observed = observe_subscriptions(clients, &arn).await?;
-    let subscriptions = observed
+    let mut subscriptions: Vec<String> = observed
         .iter()
         .map(|o| {
             let mut text = label(&topic.name, &o.state)
@@ -612,6 +612,7 @@ pub(crate) async fn view(
             text
         })
         .collect();
+    subscriptions.sort();
     let message = topic
         .example
         .clone()
