@@ -53,8 +53,8 @@ else
 fi
 
 # The plugin is installed as a copy (plux's setuptools hook breaks editable installs), so its
-# sources are part of what decides whether to reinstall.
-want="$( (cat "$lock" "$plugin/pyproject.toml" "$plugin"/lsk_localstack/*.py; "$python" --version 2>&1) | sha256sum | cut -d' ' -f1)"
+# sources, like this script's own steps, are part of what decides whether to reinstall.
+want="$( (cat "$0" "$lock" "$plugin/pyproject.toml" "$plugin"/lsk_localstack/*.py; "$python" --version 2>&1) | sha256sum | cut -d' ' -f1)"
 if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
@@ -85,5 +85,11 @@ echo "==> installing the lsk LocalStack plugin (process executor, loopback serve
 "${pip[@]}" --no-build-isolation --no-index --force-reinstall "$plugin" >>"$log" 2>&1 || fail "pip install $plugin"
 rm -rf "$plugin/build" "$plugin"/*.egg-info
 "$venv/bin/python" -c 'import localstack, lsk_localstack' >>"$log" 2>&1 || fail "importing localstack"
+# LocalStack's service catalog index, built once here instead of at each instance's first start
+# (which loads every AWS service spec and keeps the memory); lsk links it into each instance.
+catalog="$venv/lsk-fs/usr/lib/localstack"
+rm -rf "$catalog" && mkdir -p "$catalog"
+FILESYSTEM_ROOT="$venv/lsk-fs" OVERRIDE_IN_DOCKER=0 "$venv/bin/python" -m localstack.aws.spec >>"$log" 2>&1 \
+  || echo "warning: building LocalStack's service catalog index failed (see $log); each LocalStack builds its own at start" >&2
 echo "$want" >"$stamp"
 echo "==> native LocalStack installed ($("$venv/bin/python" -c 'import importlib.metadata as m; print("localstack-core", m.version("localstack-core"))'))" >&2

@@ -1,10 +1,13 @@
 //! The use case, independent of how it was triggered: validate a request, render it with the
-//! model, store the PNG under its content-addressed key; and fetch stored images back.
+//! model, store the PNG under its content-addressed key, announce it; and fetch stored images
+//! back.
 
+use lambda_runtime::tracing;
 use serde::{Deserialize, Serialize};
 
 use crate::key::{IMAGE_PREFIX, image_key};
 use crate::model::{ImageOptions, ModelClient, ModelError};
+use crate::notify::{ImageReady, NoNotifier, Notifier};
 use crate::request::{GenerateRequest, ImageSpec, RequestError};
 use crate::store::{ImageMetadata, ImageStore, StoreError, StoredImage};
 
@@ -36,16 +39,33 @@ pub enum ServiceError {
     Store(#[from] StoreError),
 }
 
-/// A model and a store, wired together once at startup.
+/// A model, a store and a notifier, wired together once at startup.
 #[derive(Debug)]
-pub struct ImageService<M, S> {
+pub struct ImageService<M, S, N = NoNotifier> {
     model: M,
     store: S,
+    notifier: N,
 }
 
 impl<M: ModelClient, S: ImageStore> ImageService<M, S> {
+    /// A service that announces nothing; see [`ImageService::with_notifier`].
     pub fn new(model: M, store: S) -> Self {
-        ImageService { model, store }
+        ImageService {
+            model,
+            store,
+            notifier: NoNotifier,
+        }
+    }
+}
+
+impl<M: ModelClient, S: ImageStore, N: Notifier> ImageService<M, S, N> {
+    /// The same service, publishing `image-ready` through `notifier` after each stored image.
+    pub fn with_notifier<T: Notifier>(self, notifier: T) -> ImageService<M, S, T> {
+        ImageService {
+            model: self.model,
+            store: self.store,
+            notifier,
+        }
     }
 
     pub fn model(&self) -> &M {
@@ -56,13 +76,25 @@ impl<M: ModelClient, S: ImageStore> ImageService<M, S> {
         &self.store
     }
 
+    pub fn notifier(&self) -> &N {
+        &self.notifier
+    }
+
     /// The key `spec` is stored under with this service's model.
     pub fn key_for(&self, spec: &ImageSpec) -> String {
         image_key(spec, self.model.model_name())
     }
 
-    /// Validates `request`, renders it and stores the PNG. Storing is idempotent: the same
-    /// request always writes the same bytes to the same key.
+    /// Validates `request`, renders it, stores the PNG and publishes `image-ready`. Storing is
+    /// idempotent: the same request always writes the same bytes to the same key (and is
+    /// announced again).
+    ///
+    /// Once the image is stored the request succeeds, even if publishing fails: that failure is
+    /// logged (`tracing::error`) and not returned. The image exists, so telling a URL or REST
+    /// caller it failed would be false, and failing an SQS record would have it redelivered,
+    /// rendered, stored and announced again: a duplicate for subscribers whenever SNS did
+    /// take the first message but the answer was lost (a timeout). A missed notification can be
+    /// made up from the bucket and the error log; a duplicate cannot be taken back.
     pub async fn create(&self, request: &GenerateRequest) -> Result<ImageCreated, ServiceError> {
         let spec = request.validate()?;
         let key = self.key_for(&spec);
@@ -92,7 +124,7 @@ impl<M: ModelClient, S: ImageStore> ImageService<M, S> {
             )
             .await?;
         let bucket = self.store.bucket().to_owned();
-        Ok(ImageCreated {
+        let created = ImageCreated {
             uri: format!("s3://{bucket}/{key}"),
             path: format!("/{key}"),
             bucket,
@@ -102,7 +134,15 @@ impl<M: ModelClient, S: ImageStore> ImageService<M, S> {
             bytes,
             content_type,
             model: image.model,
-        })
+        };
+        if let Err(error) = self
+            .notifier
+            .image_ready(&ImageReady::new(&spec, &created))
+            .await
+        {
+            tracing::error!(key = %created.key, %error, "image stored, but image-ready was not published");
+        }
+        Ok(created)
     }
 
     /// Fetches `images/<file_name>`; `Ok(None)` if it does not exist.
@@ -118,6 +158,7 @@ impl<M: ModelClient, S: ImageStore> ImageService<M, S> {
 mod tests {
     use super::*;
     use crate::model::StubModel;
+    use crate::notify::MemoryNotifier;
     use crate::store::{MemoryStore, decode_prompt};
 
     fn service() -> ImageService<StubModel, MemoryStore> {
@@ -176,6 +217,52 @@ mod tests {
             .unwrap_err();
         assert_eq!(err, ServiceError::Invalid(RequestError::EmptyPrompt));
         assert!(service.store().keys().is_empty());
+    }
+
+    #[tokio::test]
+    async fn each_stored_image_is_announced_once() {
+        let notifier = MemoryNotifier::new();
+        let service = service().with_notifier(notifier.clone());
+        let created = service
+            .create(&GenerateRequest {
+                seed: Some(3),
+                ..GenerateRequest::new(" a red fox ")
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            notifier.published(),
+            [ImageReady {
+                bucket: "images-bucket".into(),
+                key: created.key.clone(),
+                prompt: "a red fox".into(),
+                uri: created.uri.clone(),
+                width: 512,
+                height: 512,
+                seed: 3,
+                bytes: created.bytes,
+                content_type: "image/png".into(),
+                model: "stub-v1".into(),
+            }]
+        );
+    }
+
+    #[tokio::test]
+    async fn nothing_is_announced_for_refused_or_unstored_images() {
+        let notifier = MemoryNotifier::new();
+        let service = service().with_notifier(notifier.clone());
+        assert!(service.create(&GenerateRequest::new("")).await.is_err());
+        let failing = ImageService::new(StubModel, MemoryStore::failing("b", "down"))
+            .with_notifier(notifier.clone());
+        assert!(failing.create(&GenerateRequest::new("fox")).await.is_err());
+        assert!(notifier.published().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failed_announcement_does_not_fail_the_request() {
+        let service = service().with_notifier(MemoryNotifier::failing("SNS is down"));
+        let created = service.create(&GenerateRequest::new("fox")).await.unwrap();
+        assert!(service.store().object(&created.key).is_some());
     }
 
     #[tokio::test]

@@ -1,12 +1,15 @@
 //! The SQS trigger: each record's body is an image request. Every valid record is rendered and
 //! stored; each record that is invalid or fails is reported in `batchItemFailures`, so SQS
 //! retries only those and, after the queue's `maxReceiveCount`, moves them to its dead-letter
-//! queue. Content-addressed keys make a redelivered record harmless.
+//! queue. Content-addressed keys make a redelivered record harmless. A stored image whose
+//! `image-ready` notification could not be published is not retried (see
+//! [`ImageService::create`]).
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::tracing;
 
 use crate::model::ModelClient;
+use crate::notify::Notifier;
 use crate::request::GenerateRequest;
 use crate::service::{ImageCreated, ImageService, ServiceError};
 use crate::store::ImageStore;
@@ -19,8 +22,8 @@ pub const SQS_EVENT_SOURCE: &str = "aws:sqs";
 /// A record without a `messageId` (never sent by SQS) is reported with an empty identifier,
 /// which makes Lambda retry the whole batch: the safe choice when a failure cannot be pinned on
 /// one message.
-pub async fn process_batch<M: ModelClient, S: ImageStore>(
-    service: &ImageService<M, S>,
+pub async fn process_batch<M: ModelClient, S: ImageStore, N: Notifier>(
+    service: &ImageService<M, S, N>,
     event: &SqsEvent,
 ) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
@@ -39,8 +42,8 @@ pub async fn process_batch<M: ModelClient, S: ImageStore>(
     response
 }
 
-async fn process_record<M: ModelClient, S: ImageStore>(
-    service: &ImageService<M, S>,
+async fn process_record<M: ModelClient, S: ImageStore, N: Notifier>(
+    service: &ImageService<M, S, N>,
     record: &SqsMessage,
 ) -> Result<ImageCreated, ServiceError> {
     let request = GenerateRequest::from_json(record.body.as_deref().unwrap_or_default())?;

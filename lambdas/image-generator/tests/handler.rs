@@ -1,12 +1,16 @@
-//! The handler driven with real events (function URL requests and an SQS batch, in the shape
-//! LocalStack and AWS send them) against the stub model and an in-memory store.
+//! The handler driven with real events (function URL and API Gateway REST proxy requests and an
+//! SQS batch, in the shape LocalStack and AWS send them) against the stub model, an in-memory
+//! store and a recording notifier.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use image_generator::config::Config;
 use image_generator::key::image_key;
 use image_generator::request::ImageSpec;
+use image_generator::store::ImageStore;
 use image_generator::{
-    GenerateRequest, ImageService, MemoryStore, Output, StubModel, handle, handle_payload,
+    GenerateRequest, ImageReady, ImageService, MemoryNotifier, MemoryStore, ModelClient, Notifier,
+    Output, StubModel, handle, handle_payload,
 };
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
@@ -57,7 +61,10 @@ impl Http {
     }
 }
 
-async fn call(service: &Service, event: Value) -> Http {
+async fn call<M: ModelClient, S: ImageStore, N: Notifier>(
+    service: &ImageService<M, S, N>,
+    event: Value,
+) -> Http {
     match handle_payload(service, event).await {
         Ok(Output::FunctionUrl(response)) => {
             let raw = response.body.unwrap_or_default();
@@ -440,4 +447,342 @@ async fn direct_invoke_creates_or_fails_with_a_typed_error() {
     .await
     .unwrap_err();
     assert_eq!(Diagnostic::from(error).error_type, "StorageError");
+}
+
+/// An HTTP answer in the REST API (v1 proxy) shape, with the body decoded.
+async fn call_rest<M: ModelClient, S: ImageStore, N: Notifier>(
+    service: &ImageService<M, S, N>,
+    event: Value,
+) -> Http {
+    let output = handle_payload(service, event).await;
+    let Ok(Output::RestApi(response)) = output else {
+        panic!("expected a REST API response, got {output:?}");
+    };
+    let raw = response
+        .body
+        .as_ref()
+        .map(|body| String::from_utf8_lossy(body).into_owned())
+        .unwrap_or_default();
+    let body = if response.is_base64_encoded {
+        BASE64.decode(raw).expect("valid base64 body")
+    } else {
+        raw.into_bytes()
+    };
+    Http {
+        status: response.status_code,
+        headers: response.headers,
+        body,
+        base64: response.is_base64_encoded,
+    }
+}
+
+fn rest_request(method: &str, path: &str, body: Option<&str>) -> Value {
+    let mut event = fixture("apigw_post_generate.json");
+    event["resource"] = json!("/{proxy+}");
+    event["path"] = json!(path);
+    event["pathParameters"] = json!({"proxy": path.trim_start_matches('/')});
+    event["httpMethod"] = json!(method);
+    event["requestContext"]["httpMethod"] = json!(method);
+    event["requestContext"]["resourcePath"] = json!("/{proxy+}");
+    event["requestContext"]["path"] = json!(format!("/Prod{path}"));
+    event["body"] = body.map_or(Value::Null, |b| json!(b));
+    event
+}
+
+#[tokio::test]
+async fn rest_api_post_generate_image_answers_like_the_function_url() {
+    let service = service();
+    let answer = call_rest(&service, fixture("apigw_post_generate.json")).await;
+    assert_eq!(
+        answer.status,
+        201,
+        "{:?}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    assert_eq!(answer.header("content-type"), Some("application/json"));
+    assert!(!answer.base64);
+    let spec = GenerateRequest {
+        width: Some(96),
+        height: Some(64),
+        ..GenerateRequest::new("a lighthouse at dusk")
+    }
+    .validate()
+    .unwrap();
+    let key = image_key(&spec, "stub-v1");
+    let stored = service.store().object(&key).expect("image stored");
+    assert_eq!(png_size(&stored.bytes), (96, 64));
+
+    // The same body as the function URL's answer to the same request.
+    let mut url_event = fixture("url_post_generate.json");
+    url_event["body"] = json!(r#"{"prompt": "a lighthouse at dusk", "width": 96, "height": 64}"#);
+    let url_answer = call(&service, url_event).await;
+    assert_eq!(url_answer.status, 201);
+    assert_eq!(answer.json(), url_answer.json());
+    assert_eq!(answer.json()["key"], key);
+    // The caller reached the API under its stage, so that is where the image is too.
+    assert_eq!(
+        answer.header("location"),
+        Some(format!("/Prod/{key}").as_str())
+    );
+    assert_eq!(
+        url_answer.header("location"),
+        Some(format!("/{key}").as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_rest_proxy_event_is_not_taken_for_a_direct_invoke() {
+    let output = handle_payload(&service(), fixture("apigw_post_generate.json"))
+        .await
+        .unwrap();
+    let wire = serde_json::to_value(&output).unwrap();
+    assert_eq!(wire["statusCode"], 201, "{wire}");
+    assert!(wire["body"].is_string(), "v1 bodies are strings: {wire}");
+    assert_eq!(wire["headers"]["content-type"], "application/json");
+    assert_eq!(wire["isBase64Encoded"], false);
+}
+
+#[tokio::test]
+async fn rest_api_proxy_resource_serves_both_routes() {
+    let service = service();
+    let created = call_rest(
+        &service,
+        rest_request(
+            "POST",
+            "/generate-image",
+            Some(r#"{"prompt": "a red fox", "width": 64}"#),
+        ),
+    )
+    .await;
+    assert_eq!(created.status, 201);
+    let path = created.json()["path"].as_str().unwrap().to_owned();
+    let key = created.json()["key"].as_str().unwrap().to_owned();
+
+    let mut get = rest_request("GET", &path, None);
+    get["headers"]["Accept"] = json!("image/png");
+    let answer = call_rest(&service, get).await;
+    assert_eq!(answer.status, 200);
+    assert!(answer.base64, "binary bodies go back base64-encoded");
+    assert_eq!(answer.header("content-type"), Some("image/png"));
+    assert_eq!(answer.body, service.store().object(&key).unwrap().bytes);
+    assert_eq!(png_size(&answer.body), (64, 512));
+}
+
+#[tokio::test]
+async fn rest_api_routes_on_the_path_under_the_stage() {
+    // A custom domain mapped without a base path keeps the stage in `path`.
+    let mut event = fixture("apigw_post_generate.json");
+    event["path"] = json!("/Prod/generate-image");
+    assert_eq!(call_rest(&service(), event).await.status, 201);
+}
+
+#[tokio::test]
+async fn rest_api_errors_match_the_function_url() {
+    let service = service();
+    let answer = call_rest(&service, rest_request("GET", "/generate-image", None)).await;
+    assert_eq!(answer.status, 405);
+    assert_eq!(answer.header("allow"), Some("POST"));
+    assert!(answer.error().contains("GET"));
+
+    let answer = call_rest(&service, rest_request("POST", "/generate", Some("{}"))).await;
+    assert_eq!(answer.status, 404);
+    assert!(answer.error().contains("POST /generate-image"));
+
+    let answer = call_rest(&service, rest_request("GET", "/images/.hidden", None)).await;
+    assert_eq!(answer.status, 404);
+
+    let answer = call_rest(
+        &service,
+        rest_request("POST", "/generate-image", Some(r#"{"prompt": ""}"#)),
+    )
+    .await;
+    assert_eq!(answer.status, 400);
+    assert!(answer.error().contains("\"prompt\" is empty"));
+    assert!(service.store().keys().is_empty());
+
+    let failing = failing_service();
+    let answer = call_rest(&failing, fixture("apigw_post_generate.json")).await;
+    assert_eq!(answer.status, 502);
+    assert!(answer.error().contains("PutObject"));
+
+    let error = handle_payload(
+        &service,
+        json!({"httpMethod": "POST", "resource": "/generate-image"}),
+    )
+    .await
+    .unwrap_err();
+    let diagnostic = Diagnostic::from(error);
+    assert_eq!(diagnostic.error_type, "UnsupportedEvent");
+    assert!(
+        diagnostic
+            .error_message
+            .contains("malformed API Gateway REST proxy event"),
+        "{}",
+        diagnostic.error_message
+    );
+}
+
+#[tokio::test]
+async fn rest_api_base64_bodies_are_decoded() {
+    let service = service();
+    let mut event = fixture("apigw_post_generate.json");
+    event["body"] = json!(BASE64.encode(r#"{"prompt": "a lighthouse at dusk", "seed": 42}"#));
+    event["isBase64Encoded"] = json!(true);
+    let answer = call_rest(&service, event.clone()).await;
+    assert_eq!(
+        answer.status,
+        201,
+        "{:?}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    let spec = GenerateRequest {
+        seed: Some(42),
+        ..GenerateRequest::new("a lighthouse at dusk")
+    }
+    .validate()
+    .unwrap();
+    assert_eq!(answer.json()["key"], image_key(&spec, "stub-v1"));
+
+    event["body"] = json!("%%% not base64 %%%");
+    let answer = call_rest(&service, event).await;
+    assert_eq!(answer.status, 400);
+    assert!(answer.error().contains("not valid base64"));
+}
+
+fn notifying(notifier: &MemoryNotifier) -> ImageService<StubModel, MemoryStore, MemoryNotifier> {
+    service().with_notifier(notifier.clone())
+}
+
+fn assert_one_notice(notifier: &MemoryNotifier, key: &str, prompt: &str) -> ImageReady {
+    let published = notifier.published();
+    assert_eq!(published.len(), 1, "{published:?}");
+    let notice = published[0].clone();
+    assert_eq!(notice.bucket, "images-bucket");
+    assert_eq!(notice.key, key);
+    assert_eq!(notice.prompt, prompt);
+    assert_eq!(notice.uri, format!("s3://images-bucket/{key}"));
+    notice
+}
+
+#[tokio::test]
+async fn every_way_in_publishes_one_image_ready_per_image() {
+    // Function URL.
+    let notifier = MemoryNotifier::new();
+    let service = notifying(&notifier);
+    let answer = call(&service, fixture("url_post_generate.json")).await;
+    let key = answer.json()["key"].as_str().unwrap().to_owned();
+    let notice = assert_one_notice(&notifier, &key, "Skriv in prompt her😊");
+    assert_eq!((notice.width, notice.height, notice.seed), (128, 96, 0));
+    assert_eq!(
+        notice.bytes,
+        service.store().object(&key).unwrap().bytes.len() as u64
+    );
+    assert_eq!(notice.model, "stub-v1");
+    assert_eq!(notice.content_type, "image/png");
+    // The message is what SNS subscribers get: these fields, as JSON.
+    let message = serde_json::to_value(&notice).unwrap();
+    assert_eq!(message["bucket"], "images-bucket");
+    assert_eq!(message["key"], key.as_str());
+    assert_eq!(message["prompt"], "Skriv in prompt her😊");
+
+    // REST API.
+    let notifier = MemoryNotifier::new();
+    let service = notifying(&notifier);
+    let answer = call_rest(&service, fixture("apigw_post_generate.json")).await;
+    let key = answer.json()["key"].as_str().unwrap().to_owned();
+    assert_one_notice(&notifier, &key, "a lighthouse at dusk");
+
+    // Direct invoke.
+    let notifier = MemoryNotifier::new();
+    let service = notifying(&notifier);
+    let output = handle(
+        &service,
+        LambdaEvent::new(json!({"prompt": " a red fox "}), Context::default()),
+    )
+    .await
+    .unwrap();
+    let created = serde_json::to_value(&output).unwrap();
+    assert_one_notice(&notifier, created["key"].as_str().unwrap(), "a red fox");
+
+    // SQS: one per stored image, none for the refused records.
+    let notifier = MemoryNotifier::new();
+    let service = notifying(&notifier);
+    handle_payload(&service, fixture("sqs_batch.json"))
+        .await
+        .unwrap();
+    let mut announced: Vec<String> = notifier.published().into_iter().map(|n| n.key).collect();
+    announced.sort();
+    assert_eq!(announced, service.store().keys());
+    assert_eq!(announced.len(), 2);
+}
+
+#[tokio::test]
+async fn nothing_is_published_without_a_topic_or_for_refused_requests() {
+    // What main does: a notifier only when IMAGE_READY_TOPIC_ARN is set.
+    let recorder = MemoryNotifier::new();
+    let config =
+        Config::from_lookup(|name| (name == "IMAGES_BUCKET").then(|| "images-bucket".into()))
+            .unwrap();
+    let notifier = config.image_ready_topic.as_ref().map(|_| recorder.clone());
+    assert!(notifier.is_none());
+    let service = service().with_notifier(notifier);
+    let answer = call(&service, fixture("url_post_generate.json")).await;
+    assert_eq!(answer.status, 201);
+    assert!(recorder.published().is_empty());
+
+    let notifier = MemoryNotifier::new();
+    let service = notifying(&notifier);
+    let answer = call(&service, post(r#"{"prompt": ""}"#)).await;
+    assert_eq!(answer.status, 400);
+    let failing = failing_service().with_notifier(notifier.clone());
+    assert_eq!(
+        call(&failing, fixture("url_post_generate.json"))
+            .await
+            .status,
+        502
+    );
+    assert!(notifier.published().is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_publish_does_not_fail_or_retry_the_request() {
+    let service = service().with_notifier(MemoryNotifier::failing("SNS endpoint unreachable"));
+
+    let answer = call(&service, fixture("url_post_generate.json")).await;
+    assert_eq!(
+        answer.status, 201,
+        "the image is stored, so the caller is told so"
+    );
+    let key = answer.json()["key"].as_str().unwrap().to_owned();
+    assert!(service.store().object(&key).is_some());
+
+    assert_eq!(
+        call_rest(&service, fixture("apigw_post_generate.json"))
+            .await
+            .status,
+        201
+    );
+
+    let output = handle_payload(&service, fixture("sqs_batch.json"))
+        .await
+        .unwrap();
+    assert_eq!(
+        failed_ids(&output),
+        [
+            "b8d2f0a3-4c5e-4f6a-9b7c-8d9e0f1a2b3c",
+            "c9e3a1b4-5d6f-4a7b-8c8d-9e0f1a2b3c4d",
+            "e1a5c3d6-7f8b-4c9d-8e0f-2a3b4c5d6e7f",
+        ],
+        "stored records are not redelivered (only the invalid ones are reported)"
+    );
+
+    let output = handle(
+        &service,
+        LambdaEvent::new(json!({"prompt": "a red fox"}), Context::default()),
+    )
+    .await
+    .expect("a direct invoke still returns ImageCreated");
+    let created = serde_json::to_value(&output).unwrap();
+    assert!(created["key"].as_str().unwrap().starts_with("images/"));
+    assert_eq!(created["bucket"], "images-bucket");
 }

@@ -3,7 +3,7 @@
 
 use aws_config::SdkConfig;
 use aws_sdk_s3::Client;
-use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_s3::primitives::ByteStream;
 
 use crate::store::{ObjectStore, StoreError};
@@ -40,21 +40,30 @@ fn error(
 }
 
 impl ObjectStore for S3Objects {
-    async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, StoreError> {
-        let out = self
+    async fn get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let out = match self
             .client
             .get_object()
             .bucket(bucket)
             .key(key)
             .send()
             .await
-            .map_err(|e| error("GetObject", bucket, key, e))?;
+        {
+            Ok(out) => out,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_no_such_key() || e.code() == Some("NoSuchBucket")) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(error("GetObject", bucket, key, e)),
+        };
         let body = out
             .body
             .collect()
             .await
             .map_err(|e| error("GetObject", bucket, key, e))?;
-        Ok(body.into_bytes().to_vec())
+        Ok(Some(body.into_bytes().to_vec()))
     }
 
     async fn put(

@@ -17,11 +17,12 @@ pub struct StoreError {
 
 /// Reads and writes objects.
 pub trait ObjectStore: Send + Sync {
+    /// The object's body; `Ok(None)` if there is no such object (or bucket).
     fn get(
         &self,
         bucket: &str,
         key: &str,
-    ) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
 
     fn put(
         &self,
@@ -62,13 +63,8 @@ impl MemoryStore {
 }
 
 impl ObjectStore for MemoryStore {
-    async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, StoreError> {
-        self.object(bucket, key).ok_or_else(|| StoreError {
-            operation: "GetObject",
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            message: "NoSuchKey".into(),
-        })
+    async fn get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.object(bucket, key))
     }
 
     async fn put(
