@@ -29,6 +29,6 @@ pub use invoke::{HttpReply, Invocation, InvokeMode};
 pub use manifest::Manifest;
 pub use progress::Progress;
 pub use stack::{
-    ApiHandle, BucketHandle, DeployOpts, Deployed, Execution, FunctionHandle, QueueHandle,
-    StateMachineHandle, Stack, TopicHandle,
+    ApiHandle, BucketHandle, DeployOpts, Deployed, Execution, FunctionHandle, QueueHandle, Stack,
+    StateMachineHandle, TopicHandle,
 };

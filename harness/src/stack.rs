@@ -279,10 +279,12 @@ impl Stack {
                 .push(observe_bucket(&clients, &b.key, &b.name).await?);
         }
         for t in self.manifest.topics.values() {
-            view.topics.push(crate::kinds::topic::view(&clients, t).await?);
+            view.topics
+                .push(crate::kinds::topic::view(&clients, t).await?);
         }
         for r in self.manifest.rules.values() {
-            view.rules.push(crate::kinds::rule::view(&clients, r).await?);
+            view.rules
+                .push(crate::kinds::rule::view(&clients, r).await?);
         }
         for a in self.manifest.apis.values() {
             view.apis

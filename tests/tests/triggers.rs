@@ -200,16 +200,21 @@ async fn an_upload_is_labelled_and_the_trigger_follows_the_manifest() {
         .output()
         .unwrap();
     assert!(
-        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("\"FailedEntryCount\": 0"),
+        out.status.success()
+            && String::from_utf8_lossy(&out.stdout).contains("\"FailedEntryCount\": 0"),
         "the printed line `{put_events}` failed: {} / {}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     let queue = deployed.queue("uploaded").unwrap();
-    let delivered = eventually("the rule's input on the uploaded queue", LABEL_WAIT, || async {
-        let bodies = queue.receive(10, Duration::from_secs(2)).await.ok()?;
-        bodies.into_iter().find(|b| b.contains("from the rule"))
-    })
+    let delivered = eventually(
+        "the rule's input on the uploaded queue",
+        LABEL_WAIT,
+        || async {
+            let bodies = queue.receive(10, Duration::from_secs(2)).await.ok()?;
+            bodies.into_iter().find(|b| b.contains("from the rule"))
+        },
+    )
     .await;
     let delivered: Option<Value> = delivered
         .as_deref()
@@ -261,7 +266,12 @@ async fn an_upload_is_labelled_and_the_trigger_follows_the_manifest() {
             without.report()
         );
     }
-    let subscriptions = without.topic("uploads").unwrap().view().subscriptions.clone();
+    let subscriptions = without
+        .topic("uploads")
+        .unwrap()
+        .view()
+        .subscriptions
+        .clone();
     assert_eq!(subscriptions, ["queue uploaded (raw)"]);
     let routes: Vec<String> = without
         .api("uploads")

@@ -332,9 +332,53 @@ pub async fn apply(
         ..Resolved::default()
     };
 
-    for bucket in manifest.buckets.values() {
-        phase.update(&format!("bucket {}", bucket.name));
-        let change = bucket::ensure_bucket(clients, &bucket.name).await?;
+    // What functions refer to: buckets, queues, topics and APIs. The four groups are
+    // independent, and the first request to a service loads it in LocalStack (API Gateway
+    // takes about a second), so they go at once.
+    let buckets = async {
+        let mut out = Vec::new();
+        for bucket in manifest.buckets.values() {
+            phase.update(&format!("bucket {}", bucket.name));
+            out.push((bucket, bucket::ensure_bucket(clients, &bucket.name).await?));
+        }
+        Ok::<_, DeployError>(out)
+    };
+    let queues = async {
+        let mut out: Vec<(&str, Change, String, String)> = Vec::new();
+        for queue in manifest.queues_in_deploy_order() {
+            phase.update(&format!("queue {}", queue.name));
+            let dlq_arn = queue.dead_letter.as_ref().and_then(|dl| {
+                out.iter()
+                    .find(|(name, ..)| *name == dl.queue)
+                    .map(|(.., arn)| arn.clone())
+            });
+            let (change, url, arn) =
+                queue::ensure_queue(clients, queue, dlq_arn.as_deref()).await?;
+            out.push((&queue.name, change, url, arn));
+        }
+        Ok::<_, DeployError>(out)
+    };
+    let topics = async {
+        let mut out = Vec::new();
+        for topic in manifest.topics.values() {
+            phase.update(&format!("topic {}", topic.name));
+            out.push((
+                topic,
+                topic::ensure_topic(clients, topic, &opts.project).await?,
+            ));
+        }
+        Ok::<_, DeployError>(out)
+    };
+    let apis = async {
+        let mut out = Vec::new();
+        for a in manifest.apis.values() {
+            phase.update(&format!("api {}", a.name));
+            out.push((a, api::ensure_api(clients, a, &opts.project).await?));
+        }
+        Ok::<_, DeployError>(out)
+    };
+    let (buckets, queues, topics, apis) = futures::try_join!(buckets, queues, topics, apis)?;
+    for (bucket, change) in buckets {
         report.push(
             ResourceType::Bucket,
             format!("{} ({})", bucket.key, bucket.name),
@@ -344,29 +388,15 @@ pub async fn apply(
             .buckets
             .insert(bucket.key.clone(), bucket.name.clone());
     }
-
-    for queue in manifest.queues_in_deploy_order() {
-        phase.update(&format!("queue {}", queue.name));
-        let dlq_arn = queue
-            .dead_letter
-            .as_ref()
-            .and_then(|dl| resolved.queues.get(&dl.queue))
-            .map(|(_, arn)| arn.clone());
-        let (change, url, arn) = queue::ensure_queue(clients, queue, dlq_arn.as_deref()).await?;
-        report.push(ResourceType::Queue, &queue.name, change);
-        resolved.queues.insert(queue.name.clone(), (url, arn));
+    for (name, change, url, arn) in queues {
+        report.push(ResourceType::Queue, name, change);
+        resolved.queues.insert(name.to_owned(), (url, arn));
     }
-
-    for topic in manifest.topics.values() {
-        phase.update(&format!("topic {}", topic.name));
-        let (change, arn) = topic::ensure_topic(clients, topic, &opts.project).await?;
+    for (topic, (change, arn)) in topics {
         report.push(ResourceType::Topic, &topic.name, change);
         resolved.topics.insert(topic.name.clone(), arn);
     }
-
-    for a in manifest.apis.values() {
-        phase.update(&format!("api {}", a.name));
-        let (change, id) = api::ensure_api(clients, a, &opts.project).await?;
+    for (a, (change, id)) in apis {
         report.push(ResourceType::Api, &a.name, change);
         let url = api::offline_url(&id, clients.port, &a.stage);
         resolved.apis.insert(a.name.clone(), (id, url));
@@ -385,46 +415,82 @@ pub async fn apply(
     }
 
     // Bucket notifications check that their functions exist, and go before a pruned function.
-    phase.update("S3 triggers");
-    for (name, change) in s3_trigger::reconcile(clients, manifest, &resolved).await? {
-        report.push(ResourceType::S3Notification, name, change);
-    }
-
+    // What points at functions. Permissions first, one kind after the other (they edit the
+    // same functions' policies); then the kinds themselves at once, since they are independent.
     let pruning = |service: &str| opts.prune && opts.offered.contains(service);
-    if !manifest.topics.is_empty() || pruning("sns") {
-        phase.update("topic subscriptions");
-        for (name, change) in topic::reconcile_permissions(clients, manifest, &resolved.region).await? {
+    let sns = !manifest.topics.is_empty() || pruning("sns");
+    let events = !manifest.rules.is_empty() || pruning("events");
+    let apigateway = !manifest.apis.is_empty() || pruning("apigateway");
+    phase.update("permissions");
+    if sns {
+        for (name, change) in
+            topic::reconcile_permissions(clients, manifest, &resolved.region).await?
+        {
             report.push(ResourceType::Permission, name, change);
         }
-        for (name, change) in topic::reconcile_subscriptions(clients, manifest, &resolved).await? {
-            report.push(ResourceType::Subscription, name, change);
-        }
     }
-    if !manifest.rules.is_empty() || pruning("events") {
-        phase.update("rules");
-        for (name, change) in rule::reconcile_permissions(clients, manifest, &resolved.region).await? {
+    if events {
+        for (name, change) in
+            rule::reconcile_permissions(clients, manifest, &resolved.region).await?
+        {
             report.push(ResourceType::Permission, name, change);
         }
-        for (resource, name, change) in rule::reconcile(clients, manifest, &opts.project).await? {
-            report.push(resource, name, change);
-        }
     }
-    if !manifest.apis.is_empty() || pruning("apigateway") {
-        phase.update("API routes");
+    if apigateway {
         for (name, change) in api::reconcile_permissions(clients, manifest, &resolved).await? {
             report.push(ResourceType::Permission, name, change);
         }
-        for (name, change) in api::reconcile_routes(clients, manifest, &resolved).await? {
-            report.push(ResourceType::Route, name, change);
-        }
     }
-    if !manifest.state_machines.is_empty() {
-        phase.update("state machines");
-        for (name, change) in
-            state_machine::reconcile(clients, manifest, &resolved, &opts.project).await?
-        {
-            report.push(ResourceType::StateMachine, name, change);
+    phase.update("triggers, subscriptions, rules, routes, state machines");
+    fn none<T>() -> Result<Vec<T>, DeployError> {
+        Ok(Vec::new())
+    }
+    // Bucket notifications check that their functions exist, and go before a pruned function.
+    let s3 = s3_trigger::reconcile(clients, manifest, &resolved);
+    let subscriptions = async {
+        if sns {
+            topic::reconcile_subscriptions(clients, manifest, &resolved).await
+        } else {
+            none()
         }
+    };
+    let rules = async {
+        if events {
+            rule::reconcile(clients, manifest, &opts.project).await
+        } else {
+            none()
+        }
+    };
+    let routes = async {
+        if apigateway {
+            api::reconcile_routes(clients, manifest, &resolved).await
+        } else {
+            none()
+        }
+    };
+    let machines = async {
+        if manifest.state_machines.is_empty() {
+            none()
+        } else {
+            state_machine::reconcile(clients, manifest, &resolved, &opts.project).await
+        }
+    };
+    let (s3, subscriptions, rules, routes, machines) =
+        futures::try_join!(s3, subscriptions, rules, routes, machines)?;
+    for (name, change) in s3 {
+        report.push(ResourceType::S3Notification, name, change);
+    }
+    for (name, change) in subscriptions {
+        report.push(ResourceType::Subscription, name, change);
+    }
+    for (resource, name, change) in rules {
+        report.push(resource, name, change);
+    }
+    for (name, change) in routes {
+        report.push(ResourceType::Route, name, change);
+    }
+    for (name, change) in machines {
+        report.push(ResourceType::StateMachine, name, change);
     }
 
     if opts.prune {

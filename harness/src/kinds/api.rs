@@ -32,7 +32,9 @@ pub const PERMISSION_PREFIX: &str = "lsk-apigw-";
 /// The stage when the manifest names none (AWS SAM's default).
 pub const DEFAULT_STAGE: &str = "Prod";
 
-const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"];
+const METHODS: &[&str] = &[
+    "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY",
+];
 
 /// A validated REST API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -78,7 +80,9 @@ struct RawRoute {
 /// `{proxy+}`.
 pub fn check_path(path: &str) -> Result<(), String> {
     if !path.starts_with('/') {
-        return Err(format!("path {path:?} must start with '/', e.g. \"/change\""));
+        return Err(format!(
+            "path {path:?} must start with '/', e.g. \"/change\""
+        ));
     }
     if path == "/" {
         return Ok(());
@@ -86,7 +90,9 @@ pub fn check_path(path: &str) -> Result<(), String> {
     let parts: Vec<&str> = path[1..].split('/').collect();
     for (i, part) in parts.iter().enumerate() {
         if part.is_empty() {
-            return Err(format!("path {path:?} has an empty part; remove the extra '/'"));
+            return Err(format!(
+                "path {path:?} has an empty part; remove the extra '/'"
+            ));
         }
         if let Some(inner) = part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
             let (name, greedy) = match inner.strip_suffix('+') {
@@ -155,7 +161,11 @@ pub(crate) fn validate_section(
             if !METHODS.contains(&method.as_str()) {
                 c.at(
                     &with(&at, &[key("method")]),
-                    format!("{:?} is not an HTTP method; use one of {}", r.method, METHODS.join(", ")),
+                    format!(
+                        "{:?} is not an HTTP method; use one of {}",
+                        r.method,
+                        METHODS.join(", ")
+                    ),
                 );
             }
             if let Err(e) = check_path(&r.path) {
@@ -171,7 +181,10 @@ pub(crate) fn validate_section(
                     ),
                 );
             }
-            if routes.iter().any(|o| o.method == method && o.path == r.path) {
+            if routes
+                .iter()
+                .any(|o| o.method == method && o.path == r.path)
+            {
                 c.at(&at, format!("{method} {} is listed twice", r.path));
                 continue;
             }
@@ -227,7 +240,10 @@ pub(crate) async fn find_api(
 }
 
 /// (name, id) of every API lsk deployed for `project`.
-async fn owned_apis(clients: &Clients, project: &str) -> Result<Vec<(String, String)>, DeployError> {
+async fn owned_apis(
+    clients: &Clients,
+    project: &str,
+) -> Result<Vec<(String, String)>, DeployError> {
     let apis: Vec<_> = clients
         .apigateway
         .get_rest_apis()
@@ -354,7 +370,10 @@ pub fn plan_routes(
     let mut out = Vec::new();
     for r in &api.routes {
         let uri = integration_uri(region, &r.function);
-        let action = match observed.get(&r.path).and_then(|res| res.methods.get(&r.method)) {
+        let action = match observed
+            .get(&r.path)
+            .and_then(|res| res.methods.get(&r.method))
+        {
             None => RouteAction::Create,
             Some(Some(u)) if *u == uri => RouteAction::Keep,
             Some(_) => RouteAction::Retarget,
@@ -363,7 +382,11 @@ pub fn plan_routes(
     }
     for (path, res) in observed {
         for method in res.methods.keys() {
-            if !api.routes.iter().any(|r| &r.method == method && &r.path == path) {
+            if !api
+                .routes
+                .iter()
+                .any(|r| &r.method == method && &r.path == path)
+            {
                 out.push((method.clone(), path.clone(), RouteAction::Delete));
             }
         }
@@ -527,7 +550,9 @@ pub(crate) async fn reconcile_routes(
                 {
                     Ok(_) => changed = true,
                     // Deleting a parent first takes its children with it.
-                    Err(e) if e.as_service_error().is_some_and(|se| se.is_not_found_exception()) => {}
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|se| se.is_not_found_exception()) => {}
                     Err(e) => return Err(aws_error("DeleteResource", &path, e)),
                 }
             }
@@ -541,7 +566,12 @@ pub(crate) async fn reconcile_routes(
             .await
         {
             Ok(_) => true,
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_not_found_exception()) => false,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_not_found_exception()) =>
+            {
+                false
+            }
             Err(e) => return Err(aws_error("GetStage", &api.stage, e)),
         };
         let label = format!("{} stage {}", api.name, api.stage);
@@ -641,7 +671,9 @@ pub(crate) async fn view(
         Some(id) => observe_resources(clients, id).await?,
         None => BTreeMap::new(),
     };
-    let offline = id.as_ref().map(|id| offline_url(id, clients.port, &api.stage));
+    let offline = id
+        .as_ref()
+        .map(|id| offline_url(id, clients.port, &api.stage));
     let routes = api
         .routes
         .iter()
@@ -749,10 +781,16 @@ mod tests {
 
     #[test]
     fn routes_are_created_kept_retargeted_and_deleted() {
-        let want = api(&[("POST", "/change", "make-change"), ("POST", "/generate-image", "gen")]);
+        let want = api(&[
+            ("POST", "/change", "make-change"),
+            ("POST", "/generate-image", "gen"),
+        ]);
         let seen = BTreeMap::from([
             ("/".to_owned(), res("r", &[])),
-            ("/change".to_owned(), res("c", &[("POST", "make-change"), ("GET", "make-change")])),
+            (
+                "/change".to_owned(),
+                res("c", &[("POST", "make-change"), ("GET", "make-change")]),
+            ),
             ("/generate-image".to_owned(), res("g", &[("POST", "other")])),
             ("/old".to_owned(), res("o", &[("POST", "x")])),
             ("/old/deeper".to_owned(), res("d", &[])),
@@ -762,7 +800,11 @@ mod tests {
             plan,
             vec![
                 ("POST".into(), "/change".into(), RouteAction::Keep),
-                ("POST".into(), "/generate-image".into(), RouteAction::Retarget),
+                (
+                    "POST".into(),
+                    "/generate-image".into(),
+                    RouteAction::Retarget
+                ),
                 ("GET".into(), "/change".into(), RouteAction::Delete),
                 ("POST".into(), "/old".into(), RouteAction::Delete),
             ]

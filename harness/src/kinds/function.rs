@@ -5,7 +5,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use aws_sdk_lambda::client::Waiters;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types as lt;
 use serde::{Deserialize, Serialize};
@@ -604,29 +603,81 @@ async fn stuck(clients: &Clients, name: &str, waiting_for: &str, waited: Duratio
     }
 }
 
+/// The first and the longest pause between two polls of a function that is settling. The SDK's
+/// FunctionActiveV2 / FunctionUpdatedV2 waiters start at 1 s, sized for AWS, and its waiter
+/// machinery counts delays in whole seconds; a LocalStack function settles in a fraction of a
+/// second, and 1 s made a five-function deploy wait 3 s.
+const SETTLE_POLL: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(1));
+
+/// What a poll of a settling function says, with the SDK waiters' acceptors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settle {
+    Done,
+    Failed,
+    Waiting,
+}
+
+/// Polls GetFunction, with a doubling pause from [`SETTLE_POLL`], until `settled` says it is done
+/// or failed, for at most [`FUNCTION_WAIT`]. Err when it failed, ran out of time or GetFunction
+/// failed.
+async fn wait_until(
+    clients: &Clients,
+    name: &str,
+    settled: fn(&lt::FunctionConfiguration) -> Settle,
+) -> Result<(), ()> {
+    let deadline = tokio::time::Instant::now() + FUNCTION_WAIT;
+    let mut pause = SETTLE_POLL.0;
+    loop {
+        let out = clients
+            .lambda
+            .get_function()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(|_| ())?;
+        match out.configuration().map(settled) {
+            Some(Settle::Done) => return Ok(()),
+            Some(Settle::Failed) | None => return Err(()),
+            Some(Settle::Waiting) if tokio::time::Instant::now() + pause > deadline => {
+                return Err(());
+            }
+            Some(Settle::Waiting) => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(SETTLE_POLL.1);
+            }
+        }
+    }
+}
+
+/// FunctionActiveV2's acceptors.
+fn active(cfg: &lt::FunctionConfiguration) -> Settle {
+    match cfg.state() {
+        Some(lt::State::Active) => Settle::Done,
+        Some(lt::State::Pending) => Settle::Waiting,
+        _ => Settle::Failed,
+    }
+}
+
+/// FunctionUpdatedV2's acceptors.
+fn updated(cfg: &lt::FunctionConfiguration) -> Settle {
+    match cfg.last_update_status() {
+        Some(lt::LastUpdateStatus::Successful) => Settle::Done,
+        Some(lt::LastUpdateStatus::InProgress) => Settle::Waiting,
+        _ => Settle::Failed,
+    }
+}
+
 async fn wait_active(clients: &Clients, name: &str) -> Result<(), DeployError> {
-    match clients
-        .lambda
-        .wait_until_function_active_v2()
-        .function_name(name)
-        .wait(FUNCTION_WAIT)
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(_) => Err(stuck(clients, name, "Active", FUNCTION_WAIT).await),
+    match wait_until(clients, name, active).await {
+        Ok(()) => Ok(()),
+        Err(()) => Err(stuck(clients, name, "Active", FUNCTION_WAIT).await),
     }
 }
 
 async fn wait_updated(clients: &Clients, name: &str) -> Result<(), DeployError> {
-    match clients
-        .lambda
-        .wait_until_function_updated_v2()
-        .function_name(name)
-        .wait(FUNCTION_WAIT)
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(_) => Err(stuck(clients, name, "updated", FUNCTION_WAIT).await),
+    match wait_until(clients, name, updated).await {
+        Ok(()) => Ok(()),
+        Err(()) => Err(stuck(clients, name, "updated", FUNCTION_WAIT).await),
     }
 }
 

@@ -143,16 +143,18 @@ pub(crate) fn json_document(
     what: &str,
 ) -> Option<serde_json::Value> {
     match value {
-        serde_json::Value::String(text) => match serde_json::from_str(&text) {
-            Ok(doc) => Some(doc),
-            Err(e) => {
-                c.at(
+        serde_json::Value::String(text) => {
+            match serde_json::from_str(&text) {
+                Ok(doc) => Some(doc),
+                Err(e) => {
+                    c.at(
                     at,
                     format!("{what} is not valid JSON ({e}); write it as a TOML table or a JSON string"),
                 );
-                None
+                    None
+                }
             }
-        },
+        }
         doc => Some(doc),
     }
 }

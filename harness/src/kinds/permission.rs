@@ -131,7 +131,9 @@ pub(crate) async fn reconcile(
                     .send()
                     .await;
                 match added {
-                    Ok(_) if remove => changes.push((label, Change::Updated(vec!["source".into()]))),
+                    Ok(_) if remove => {
+                        changes.push((label, Change::Updated(vec!["source".into()])))
+                    }
                     Ok(_) => changes.push((label, Change::Created)),
                     // Added between our look and now: it is there, which is what we want.
                     Err(e)

@@ -324,7 +324,10 @@ pub struct TargetState {
 }
 
 /// What to do with a rule's targets: ids to put (new or changed) and ids to remove.
-pub fn plan_targets(desired: &[TargetState], observed: &[TargetState]) -> (Vec<String>, Vec<String>) {
+pub fn plan_targets(
+    desired: &[TargetState],
+    observed: &[TargetState],
+) -> (Vec<String>, Vec<String>) {
     let put = desired
         .iter()
         .filter(|d| !observed.contains(d))
@@ -420,11 +423,7 @@ fn tags(project: &str, action: &str) -> Result<Vec<Tag>, DeployError> {
 }
 
 /// Creates a named bus when it is missing.
-async fn ensure_bus(
-    clients: &Clients,
-    bus: &str,
-    project: &str,
-) -> Result<Change, DeployError> {
+async fn ensure_bus(clients: &Clients, bus: &str, project: &str) -> Result<Change, DeployError> {
     match clients.events.describe_event_bus().name(bus).send().await {
         Ok(_) => Ok(Change::Unchanged),
         Err(e)
@@ -558,7 +557,11 @@ pub(crate) async fn reconcile(
             } else {
                 Change::Created
             };
-            report.push((ResourceType::Target, format!("{} -> {}", rule.name, d.id), change));
+            report.push((
+                ResourceType::Target,
+                format!("{} -> {}", rule.name, d.id),
+                change,
+            ));
         }
         for id in remove {
             report.push((
@@ -652,10 +655,7 @@ pub(crate) async fn prune(
             let (Some(name), Some(arn)) = (r.name(), r.arn()) else {
                 continue;
             };
-            let declared = manifest
-                .rules
-                .get(name)
-                .is_some_and(|m| m.bus == bus_name);
+            let declared = manifest.rules.get(name).is_some_and(|m| m.bus == bus_name);
             if declared || !tagged_for(clients, arn, project).await? {
                 left += 1;
                 continue;
@@ -706,7 +706,10 @@ pub(crate) async fn prune(
 }
 
 /// What `lsk status` shows of a rule.
-pub(crate) async fn view(clients: &Clients, rule: &Rule) -> Result<crate::output::RuleView, DeployError> {
+pub(crate) async fn view(
+    clients: &Clients,
+    rule: &Rule,
+) -> Result<crate::output::RuleView, DeployError> {
     let seen = observe_rule(clients, &rule.name, &rule.bus).await?;
     let (state, targets) = match &seen {
         None => ("not deployed".to_owned(), Vec::new()),
@@ -806,11 +809,27 @@ mod tests {
         assert!(check_schedule("rate(1 minute)").is_ok());
         assert!(check_schedule("rate(5 minutes)").is_ok());
         assert!(check_schedule("cron(0 12 * * ? *)").is_ok());
-        assert!(check_schedule("rate(1 minutes)").unwrap_err().contains("rate(1 minute)"));
-        assert!(check_schedule("rate(2 hour)").unwrap_err().contains("rate(2 hours)"));
+        assert!(
+            check_schedule("rate(1 minutes)")
+                .unwrap_err()
+                .contains("rate(1 minute)")
+        );
+        assert!(
+            check_schedule("rate(2 hour)")
+                .unwrap_err()
+                .contains("rate(2 hours)")
+        );
         assert!(check_schedule("rate(0 minutes)").is_err());
-        assert!(check_schedule("rate(5 seconds)").unwrap_err().contains("unit"));
-        assert!(check_schedule("cron(0 12 * * ?)").unwrap_err().contains("6 fields"));
+        assert!(
+            check_schedule("rate(5 seconds)")
+                .unwrap_err()
+                .contains("unit")
+        );
+        assert!(
+            check_schedule("cron(0 12 * * ?)")
+                .unwrap_err()
+                .contains("6 fields")
+        );
         assert!(check_schedule("every minute").is_err());
     }
 
@@ -821,8 +840,15 @@ mod tests {
             arn: format!("arn:{id}"),
             input,
         };
-        let desired = [t("function-a", None), t("queue-b", Some(serde_json::json!({"x": 1})))];
-        let observed = [t("function-a", None), t("queue-b", None), t("function-old", None)];
+        let desired = [
+            t("function-a", None),
+            t("queue-b", Some(serde_json::json!({"x": 1}))),
+        ];
+        let observed = [
+            t("function-a", None),
+            t("queue-b", None),
+            t("function-old", None),
+        ];
         assert_eq!(
             plan_targets(&desired, &observed),
             (vec!["queue-b".to_owned()], vec!["function-old".to_owned()])
@@ -846,11 +872,17 @@ mod tests {
             targets: vec![],
         };
         let line = awslocal_put_events_line(&rule).unwrap();
-        assert!(line.starts_with("awslocal events put-events --entries '"), "{line}");
+        assert!(
+            line.starts_with("awslocal events put-events --entries '"),
+            "{line}"
+        );
         assert!(line.contains(r#""Source":"lsk.uploads""#), "{line}");
         assert!(line.contains(r#""DetailType":"Object Created""#), "{line}");
         assert!(line.contains(r#""EventBusName":"shop""#), "{line}");
-        assert!(line.contains(r#"\"bucket\":{\"name\":\"lsk-uploads\"}"#), "{line}");
+        assert!(
+            line.contains(r#"\"bucket\":{\"name\":\"lsk-uploads\"}"#),
+            "{line}"
+        );
     }
 
     #[test]

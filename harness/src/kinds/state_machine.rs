@@ -91,8 +91,9 @@ pub fn check_definition(definition: &EnvValue) -> Result<(), String> {
     let filled = definition
         .resolve(&|r| Ok(format!("placeholder-for-{}", r.name)))
         .map_err(|e| e.to_string())?;
-    let doc: serde_json::Value = serde_json::from_str(&filled)
-        .map_err(|e| format!("is not valid JSON ({e}); state machine definitions are ASL in JSON"))?;
+    let doc: serde_json::Value = serde_json::from_str(&filled).map_err(|e| {
+        format!("is not valid JSON ({e}); state machine definitions are ASL in JSON")
+    })?;
     let Some(obj) = doc.as_object() else {
         return Err("must be a JSON object with StartAt and States".into());
     };
@@ -341,7 +342,8 @@ pub(crate) async fn prune(
                 .and_then(|t| t.value())
                 .map(str::to_owned)
         };
-        if tag(TAG_MANAGED).as_deref() == Some("lsk") && tag(TAG_PROJECT).as_deref() == Some(project)
+        if tag(TAG_MANAGED).as_deref() == Some("lsk")
+            && tag(TAG_PROJECT).as_deref() == Some(project)
         {
             delete(clients, m.state_machine_arn(), m.name()).await?;
             removed.push(m.name().to_owned());
@@ -400,15 +402,25 @@ mod tests {
         .unwrap();
         assert!(check_definition(&ok).is_ok());
         let bad_start = EnvValue::parse(r#"{"StartAt": "Nope", "States": {"Go": {}}}"#).unwrap();
-        assert!(check_definition(&bad_start).unwrap_err().contains("\"Nope\""));
+        assert!(
+            check_definition(&bad_start)
+                .unwrap_err()
+                .contains("\"Nope\"")
+        );
         let not_json = EnvValue::parse("StartAt: Go").unwrap();
-        assert!(check_definition(&not_json).unwrap_err().contains("not valid JSON"));
+        assert!(
+            check_definition(&not_json)
+                .unwrap_err()
+                .contains("not valid JSON")
+        );
     }
 
     #[test]
     fn a_changed_definition_or_type_is_an_update_and_whitespace_is_not() {
         let seen = Observed {
-            definition: Some(serde_json::json!({"StartAt": "A", "States": {"A": {"Type": "Succeed"}}})),
+            definition: Some(
+                serde_json::json!({"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}),
+            ),
             kind: "STANDARD".into(),
         };
         let same = r#"{ "StartAt": "A",

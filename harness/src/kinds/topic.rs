@@ -135,7 +135,8 @@ pub(crate) fn validate_section(
             }
             .validate(c, &at, known);
             let filter_policy = s.filter_policy.and_then(|p| {
-                let doc = json_document(c, &with(&at, &[key("filter_policy")]), p, "filter_policy")?;
+                let doc =
+                    json_document(c, &with(&at, &[key("filter_policy")]), p, "filter_policy")?;
                 if doc.is_object() {
                     Some(doc)
                 } else {
@@ -216,7 +217,12 @@ async fn exists(clients: &Clients, arn: &str) -> Result<bool, DeployError> {
         .await
     {
         Ok(_) => Ok(true),
-        Err(e) if e.as_service_error().is_some_and(|se| se.is_not_found_exception()) => Ok(false),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_not_found_exception()) =>
+        {
+            Ok(false)
+        }
         Err(e) => Err(aws_error("GetTopicAttributes", arn, e)),
     }
 }
@@ -445,7 +451,12 @@ async fn subscribe(
 async fn unsubscribe(clients: &Clients, arn: &str) -> Result<(), DeployError> {
     match clients.sns.unsubscribe().subscription_arn(arn).send().await {
         Ok(_) => Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|se| se.is_not_found_exception()) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_not_found_exception()) =>
+        {
+            Ok(())
+        }
         Err(e) => Err(aws_error("Unsubscribe", arn, e)),
     }
 }
@@ -563,7 +574,8 @@ pub(crate) async fn prune(
                 .find(|t| t.key() == k)
                 .map(|t| t.value().to_owned())
         };
-        if tag(TAG_MANAGED).as_deref() == Some("lsk") && tag(TAG_PROJECT).as_deref() == Some(project)
+        if tag(TAG_MANAGED).as_deref() == Some("lsk")
+            && tag(TAG_PROJECT).as_deref() == Some(project)
         {
             clients
                 .sns

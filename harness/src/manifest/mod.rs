@@ -25,6 +25,8 @@ use toml::de::{DeTable, DeValue};
 use crate::kinds::{api, bucket, function, queue, rule, s3_trigger, state_machine, topic};
 use spans::{Collector, Seg, key, line_col, render_path};
 
+pub use crate::kinds::Target;
+pub use crate::kinds::api::{Api, Route};
 pub use crate::kinds::bucket::{Bucket, check_bucket_name};
 pub use crate::kinds::function::{
     Architecture, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, Function, check_function_name,
@@ -32,14 +34,12 @@ pub use crate::kinds::function::{
 pub use crate::kinds::queue::{
     DEFAULT_MESSAGE_RETENTION_S, DEFAULT_VISIBILITY_TIMEOUT_S, DeadLetter, Queue, check_queue_name,
 };
+pub use crate::kinds::rule::{Rule, RuleTarget, Trigger};
 pub use crate::kinds::s3_trigger::S3Trigger;
 pub use crate::kinds::sqs_trigger::{DEFAULT_BATCH_SIZE, SqsTrigger};
-pub use crate::kinds::api::{Api, Route};
-pub use crate::kinds::rule::{Rule, RuleTarget, Trigger};
 pub use crate::kinds::state_machine::StateMachine;
 pub use crate::kinds::topic::{Subscription, Topic};
 pub use crate::kinds::url::{Cors, FunctionUrl, UrlAuth};
-pub use crate::kinds::Target;
 pub use refs::{EnvValue, RefAttr, RefKind, Reference, UnresolvedRef};
 
 /// The manifest's file name, looked up from the current directory upwards.

@@ -42,7 +42,8 @@ fn example_manifest_parses_with_the_documented_values() {
     let m = Manifest::parse(
         EXAMPLE,
         Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../lsk.toml")),
-    ).expect("lsk.toml is valid");
+    )
+    .expect("lsk.toml is valid");
     let square = &m.functions["square"];
     assert_eq!(square.package, "square");
     assert_eq!(square.memory, 128);
@@ -169,7 +170,9 @@ fn topic_subscriptions_are_checked() {
         &["queue `nope` is not declared", "[queues.nope]"],
     );
     assert_issue(
-        &format!("{head}[topics.t]\nsubscriptions = [{{ function = \"square\", queue = \"q\" }}]\n"),
+        &format!(
+            "{head}[topics.t]\nsubscriptions = [{{ function = \"square\", queue = \"q\" }}]\n"
+        ),
         "topics.t.subscriptions[0]",
         &["either a function or a queue"],
     );
@@ -179,7 +182,9 @@ fn topic_subscriptions_are_checked() {
         &["raw message delivery is for queues"],
     );
     assert_issue(
-        &format!("{head}[topics.t]\nsubscriptions = [{{ queue = \"q\", filter_policy = '{{\"a\": ' }}]\n"),
+        &format!(
+            "{head}[topics.t]\nsubscriptions = [{{ queue = \"q\", filter_policy = '{{\"a\": ' }}]\n"
+        ),
         "topics.t.subscriptions[0].filter_policy",
         &["not valid JSON"],
     );
@@ -232,7 +237,9 @@ fn rules_are_checked() {
         &["needs targets"],
     );
     assert_issue(
-        &format!("{SQUARE}[rules.r]\nschedule = \"rate(5 minutes)\"\n[[rules.r.targets]]\nfunction = \"nope\"\n"),
+        &format!(
+            "{SQUARE}[rules.r]\nschedule = \"rate(5 minutes)\"\n[[rules.r.targets]]\nfunction = \"nope\"\n"
+        ),
         "rules.r.targets[0].function",
         &["function `nope` is not declared"],
     );
@@ -242,7 +249,10 @@ fn rules_are_checked() {
     .unwrap();
     let r = &m.rules["r"];
     assert_eq!(r.bus, "orders");
-    assert_eq!(r.trigger, Trigger::Pattern(serde_json::json!({"source": ["shop"]})));
+    assert_eq!(
+        r.trigger,
+        Trigger::Pattern(serde_json::json!({"source": ["shop"]}))
+    );
     assert_eq!(r.targets[0].input, Some(serde_json::json!({"number": 6})));
 }
 
@@ -264,12 +274,11 @@ fn api_routes_are_checked() {
         "apis.a.routes[0].function",
         &["function `nope` is not declared"],
     );
-    assert_issue(
-        &format!("{SQUARE}[apis.a]\n"),
-        "apis.a",
-        &["needs routes"],
-    );
-    let m = parse(&api("method = \"post\"\npath = \"/x\"\nfunction = \"square\"")).unwrap();
+    assert_issue(&format!("{SQUARE}[apis.a]\n"), "apis.a", &["needs routes"]);
+    let m = parse(&api(
+        "method = \"post\"\npath = \"/x\"\nfunction = \"square\"",
+    ))
+    .unwrap();
     assert_eq!(m.apis["a"].routes[0].method, "POST");
     assert_eq!(m.apis["a"].stage, "Prod");
 }
@@ -291,7 +300,8 @@ fn state_machine_definitions_are_read_and_checked() {
 
     let rendered = parse_here(&sm("missing.json")).unwrap_err().to_string();
     assert!(
-        rendered.contains("state_machines.m.definition: cannot read") && rendered.contains("relative to the directory of lsk.toml"),
+        rendered.contains("state_machines.m.definition: cannot read")
+            && rendered.contains("relative to the directory of lsk.toml"),
         "{rendered}"
     );
     write(
@@ -299,10 +309,16 @@ fn state_machine_definitions_are_read_and_checked() {
         r#"{"StartAt": "Go", "States": {"Go": {"Type": "Task", "Resource": "${function.nope.arn}", "End": true}}}"#,
     );
     let rendered = parse_here(&sm("badref.json")).unwrap_err().to_string();
-    assert!(rendered.contains("${function.nope.arn} refers to functions.nope which is not declared"), "{rendered}");
+    assert!(
+        rendered.contains("${function.nope.arn} refers to functions.nope which is not declared"),
+        "{rendered}"
+    );
     write("notjson.json", "StartAt: Go");
     let rendered = parse_here(&sm("notjson.json")).unwrap_err().to_string();
-    assert!(rendered.contains("notjson.json is not valid JSON"), "{rendered}");
+    assert!(
+        rendered.contains("notjson.json is not valid JSON"),
+        "{rendered}"
+    );
 }
 
 #[test]
@@ -385,7 +401,13 @@ fn unknown_section_is_rejected() {
     assert_issue(
         &format!("{SQUARE}[tables.t]\n"),
         "tables",
-        &["unknown section", "functions", "queues", "buckets", "state_machines"],
+        &[
+            "unknown section",
+            "functions",
+            "queues",
+            "buckets",
+            "state_machines",
+        ],
     );
 }
 

@@ -42,6 +42,10 @@ def main() -> None:
             )
     if os.environ.get("LSK_LIFELINE") == "1":
         threading.Thread(target=_watch_lifeline, name="lsk-lifeline", daemon=True).start()
+    from lsk_localstack import compat
+
+    compat.install()
+    compat.defer_moto_batch()
     from localstack.runtime.main import main as localstack_main
 
     localstack_main()

@@ -7,6 +7,7 @@ request handlers into the gateway it serves: function URL bodies (urls.py) and `
 from __future__ import annotations
 
 import logging
+import os
 
 from localstack.runtime.server.core import RuntimeServerPlugin
 
@@ -56,6 +57,8 @@ class LoopbackTwistedServerPlugin(RuntimeServerPlugin):
 
                 service_loading.install()
                 urls.install_gateway_handler(gateway)
+                if "apigateway" in os.environ.get("SERVICES", "").split(","):
+                    urls.install_rest_api_patch()
                 info.install_gateway_handler(gateway)
                 site = TwistedGateway(gateway)
                 if ssl_creds:

@@ -103,5 +103,33 @@ class FunctionUrlBodyTest(unittest.TestCase):
         self.assertIs(urlrouter.restore_payload, patched)
 
 
+class RestApiBodyTest(unittest.TestCase):
+    """The same for a REST API's Lambda proxy: AWS passes text bodies through unchanged."""
+
+    def test_every_form_of_a_rest_api_request_keeps_its_body(self):
+        for host, path in [
+            ("a1b2c3.execute-api.localhost:4566", "/Prod/change"),
+            ("localhost:4566", "/_aws/execute-api/a1b2c3/Prod/change"),
+            ("localhost:4566", "/restapis/a1b2c3/Prod/_user_request_/change"),
+        ]:
+            with self.subTest(host=host, path=path):
+                sent = b'{"amount": 0.29}'
+                req = Request(
+                    method="POST",
+                    path=path,
+                    headers={"Host": host, "Content-Type": FORM},
+                    body=sent,
+                )
+                urls.keep_function_url_body(None, RequestContext(req), None)
+                _ = req.form
+                from localstack.services.apigateway.next_gen.execute_api.handlers import parse
+
+                urls.install_rest_api_patch()
+                self.assertEqual(parse.restore_payload(req), sent)
+
+    def test_other_api_gateway_calls_are_left_alone(self):
+        self.assertFalse(urls.keeps_raw_body("localhost:4566", "/restapis/a1b2c3/resources"))
+
+
 if __name__ == "__main__":
     unittest.main()

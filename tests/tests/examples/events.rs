@@ -42,7 +42,11 @@ async fn message_on(kit: &Kit, queue: &str, what: &str, wanted: impl Fn(&Value) 
     let deadline = std::time::Instant::now() + ANSWER_WAIT;
     // Each receive long-polls for up to 2 s, so this loop does not spin.
     while std::time::Instant::now() < deadline {
-        for body in q.receive(10, Duration::from_secs(2)).await.unwrap_or_default() {
+        for body in q
+            .receive(10, Duration::from_secs(2))
+            .await
+            .unwrap_or_default()
+        {
             let v: Value = serde_json::from_str(&body).unwrap_or(Value::String(body.clone()));
             if wanted(&v) {
                 return v;
@@ -50,7 +54,9 @@ async fn message_on(kit: &Kit, queue: &str, what: &str, wanted: impl Fn(&Value) 
             others.push(body);
         }
     }
-    panic!("timed out after {ANSWER_WAIT:?} waiting for {what}; the queue {queue} held only: {others:?}")
+    panic!(
+        "timed out after {ANSWER_WAIT:?} waiting for {what}; the queue {queue} held only: {others:?}"
+    )
 }
 
 pub async fn make_change_over_the_rest_api_as_printed(kit: &'static Kit) {
@@ -63,7 +69,10 @@ pub async fn make_change_over_the_rest_api_as_printed(kit: &'static Kit) {
         .find(|r| r.path == "/change")
         .unwrap_or_else(|| panic!("status shows no /change route: {view:?}"));
     assert!(route.deployed, "{route:?}");
-    let curl = route.curl.clone().expect("a deployed route gets a curl line");
+    let curl = route
+        .curl
+        .clone()
+        .expect("a deployed route gets a curl line");
     assert!(
         curl.contains(".execute-api.localhost:") && curl.contains("/Prod/change"),
         "the curl line should use the offline URL of the Prod stage: {curl}"
@@ -151,10 +160,16 @@ pub async fn image_ready_fans_out_to_its_queue_from_the_rest_api_and_a_printed_p
     let topic = deployed.topic("image-ready").unwrap().view().clone();
     assert_eq!(
         topic.subscriptions,
-        ["queue image-labelled (raw, filtered)", "queue image-ready (raw)"],
+        [
+            "queue image-labelled (raw, filtered)",
+            "queue image-ready (raw)"
+        ],
         "{topic:?}"
     );
-    let publish = topic.awslocal.clone().expect("a deployed topic gets a publish line");
+    let publish = topic
+        .awslocal
+        .clone()
+        .expect("a deployed topic gets a publish line");
     run_printed(kit, &publish);
     let printed = message_on(kit, "image-ready", "the printed publish's message", |m| {
         m["key"] == "images/example.png"
@@ -171,7 +186,12 @@ pub async fn the_heartbeat_schedule_runs_every_minute(kit: &'static Kit) {
         .iter()
         .find(|r| r.name == "heartbeat")
         .cloned()
-        .unwrap_or_else(|| panic!("status shows no heartbeat rule: {:?}", deployed.view().rules));
+        .unwrap_or_else(|| {
+            panic!(
+                "status shows no heartbeat rule: {:?}",
+                deployed.view().rules
+            )
+        });
     assert_eq!(rule.state, "ENABLED", "{rule:?}");
     assert_eq!(rule.targets, ["function heartbeat"], "{rule:?}");
     assert!(
@@ -211,7 +231,9 @@ pub async fn the_heartbeat_schedule_runs_every_minute(kit: &'static Kit) {
 
 pub async fn the_image_pipeline_runs_from_prompt_to_labelled_notification(kit: &'static Kit) {
     let deployed = kit.deployed().await;
-    let machine = deployed.state_machine("image-pipeline").unwrap_or_else(|e| panic!("{e}"));
+    let machine = deployed
+        .state_machine("image-pipeline")
+        .unwrap_or_else(|e| panic!("{e}"));
     let prompt = format!("a lighthouse through the pipeline {}", nonce());
     let run = machine
         .run(&json!({"prompt": prompt}), PIPELINE_WAIT)
@@ -223,7 +245,10 @@ pub async fn the_image_pipeline_runs_from_prompt_to_labelled_notification(kit: &
         run.arn, run.status, run.error, run.cause
     );
     let output = run.output.clone().unwrap_or_default();
-    let key = output["image"]["key"].as_str().unwrap_or_default().to_owned();
+    let key = output["image"]["key"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let labels_key = output["labels"]["labels_key"]
         .as_str()
         .unwrap_or_default()
@@ -248,7 +273,10 @@ pub async fn the_image_pipeline_runs_from_prompt_to_labelled_notification(kit: &
 
     // The printed start line starts an execution.
     let view = machine.view().clone();
-    let start = view.awslocal.clone().expect("a deployed machine gets a start line");
+    let start = view
+        .awslocal
+        .clone()
+        .expect("a deployed machine gets a start line");
     let started = run_printed(kit, &start);
     assert!(
         started.contains("executionArn"),
