@@ -713,6 +713,82 @@ mod tests {
     }
 
     #[test]
+    fn event_sections_list_topics_rules_apis_and_state_machines() {
+        let mut v = view();
+        v.topics = vec![TopicView {
+            name: "image-ready".into(),
+            arn: Some("arn:aws:sns:us-east-1:000000000000:image-ready".into()),
+            subscriptions: vec!["queue image-ready (raw)".into()],
+            awslocal: Some("awslocal sns publish --topic-arn x --message '{}'".into()),
+        }];
+        v.rules = vec![RuleView {
+            name: "heartbeat".into(),
+            bus: "default".into(),
+            trigger: "schedule rate(1 minute)".into(),
+            state: "ENABLED".into(),
+            targets: vec!["function heartbeat".into()],
+            put_events: None,
+            awslocal: "awslocal events list-targets-by-rule --rule heartbeat".into(),
+        }];
+        v.apis = vec![
+            ApiView {
+                name: "examples".into(),
+                id: Some("a1b2c3".into()),
+                stage: "Prod".into(),
+                offline: Some("http://a1b2c3.execute-api.localhost:4566/Prod".into()),
+                localstack_cloud: Some(
+                    "http://a1b2c3.execute-api.localhost.localstack.cloud:4566/Prod".into(),
+                ),
+                routes: vec![RouteView {
+                    method: "POST".into(),
+                    path: "/change".into(),
+                    function: "make-change".into(),
+                    deployed: true,
+                    curl: Some("curl -s -X POST 'http://a1b2c3.execute-api.localhost:4566/Prod/change'".into()),
+                }],
+            },
+            ApiView {
+                name: "later".into(),
+                id: None,
+                stage: "Prod".into(),
+                offline: None,
+                localstack_cloud: None,
+                routes: vec![RouteView {
+                    method: "GET".into(),
+                    path: "/x".into(),
+                    function: "f".into(),
+                    deployed: false,
+                    curl: None,
+                }],
+            },
+        ];
+        v.state_machines = vec![StateMachineView {
+            name: "image-pipeline".into(),
+            arn: None,
+            status: "not deployed".into(),
+            kind: "STANDARD".into(),
+            definition: "workflows/image-pipeline.asl.json".into(),
+            awslocal: None,
+            executions: None,
+        }];
+        let text = render_text(&v);
+        for needle in [
+            "\nTOPICS\n  image-ready  1 subscription\n",
+            "    subscription    queue image-ready (raw)\n",
+            "\nRULES\n  heartbeat  ENABLED\n    on              schedule rate(1 minute)\n    target          function heartbeat\n",
+            "\nAPIS\n  examples  REST API, stage Prod\n    url             http://a1b2c3.execute-api.localhost:4566/Prod  (works offline)\n",
+            "    route           POST /change -> make-change\n    curl            curl -s -X POST",
+            "  later  not deployed\n    route           GET /x -> f, not deployed: run `lsk deploy`\n",
+            "\nSTATE MACHINES\n  image-pipeline  not deployed, STANDARD, from workflows/image-pipeline.asl.json\n",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        let json: serde_json::Value = serde_json::from_str(&render_json(&v)).unwrap();
+        assert_eq!(json["apis"][0]["routes"][0]["function"], "make-change");
+        assert_eq!(json["state_machines"][0]["status"], "not deployed");
+    }
+
+    #[test]
     fn undeployed_resources_say_so_and_print_no_dead_lines() {
         let mut v = view();
         v.functions[0].state = "not deployed".into();

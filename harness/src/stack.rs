@@ -3,9 +3,10 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), lsk::Error> {
-//! use lsk::{BackendChoice, LocalStack, Stack, StartOptions};
+//! use lsk::{BackendChoice, LocalStack, Stack};
 //! let stack = Stack::load("lsk.toml")?;
-//! let localstack = LocalStack::start(BackendChoice::Auto, StartOptions::new(stack.root())).await?;
+//! // The stack's root, and the services its kinds need (SNS for topics, ...).
+//! let localstack = LocalStack::start(BackendChoice::Auto, stack.start_options()).await?;
 //! let deployed = stack.deploy(&localstack).await?;
 //! let answer = deployed.function("square")?.invoke(&serde_json::json!({"number": 6})).await?;
 //! assert_eq!(answer["result"], 36);
@@ -95,6 +96,12 @@ impl Stack {
     /// The workspace root (the manifest's directory).
     pub fn root(&self) -> &Path {
         self.manifest.root()
+    }
+
+    /// Options to start a LocalStack for this stack: its root, and the services its kinds need
+    /// besides the kit's own (a LocalStack without them refuses the deploy).
+    pub fn start_options(&self) -> crate::backend::StartOptions {
+        crate::backend::StartOptions::new(self.root()).services(self.manifest.services())
     }
 
     /// The project name recorded on deployed functions (the root directory's name).

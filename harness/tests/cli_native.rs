@@ -140,7 +140,7 @@ fn changed_code_redeploys_only_that_function() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let stack = lsk::Stack::load(root().join("lsk.toml")).unwrap();
-        let mut opts = lsk::StartOptions::new(root()).port(0);
+        let mut opts = stack.start_options().port(0);
         opts.state_dir = root().join("target/lsk-e2e/cli-redeploy");
         let ls = lsk::LocalStack::start(lsk::BackendChoice::Native, opts)
             .await

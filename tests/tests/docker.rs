@@ -20,6 +20,7 @@ async fn python_3_13_runs_the_pinned_localstack_our_plugin_and_the_examples() {
     let spec = Spec::examples_on(BackendChoice::Docker);
     let mut opts = StartOptions::new(root())
         .port(0)
+        .services(spec.stack.manifest().services())
         .docker_base(Some("lsk-base:trixie".into()))
         .progress(lsk::Progress::plain());
     opts.state_dir = root().join("target/lsk-e2e/docker-py313");

@@ -1,4 +1,5 @@
-//! The `lsk.toml` manifest: which functions, queues and buckets make up a stack.
+//! The `lsk.toml` manifest: which functions, queues, buckets, topics, rules, REST APIs and state
+//! machines make up a stack.
 //!
 //! Parsing keeps TOML spans so that every problem is reported as
 //! `lsk.toml:LINE:COL: key.path: what was expected, got what`, and validation collects every
@@ -8,10 +9,10 @@
 //! the function `square`). A bucket's key is a logical name used in references; its S3 name is
 //! `name = "..."` when given (S3 names are global on real AWS), else the key itself.
 //!
-//! Environment values may reference other resources with `${kind.name.attribute}`:
-//! `${bucket.<key>.name}`, `${bucket.<key>.arn}`, `${queue.<name>.url}`, `${queue.<name>.arn}`,
-//! `${queue.<name>.name}`, `${function.<name>.name}`, `${function.<name>.arn}`. They may be part of
-//! a longer string (`s3://${bucket.images.name}/out`); `$${` writes a literal `${`.
+//! Environment values and state machine definitions may reference other resources with
+//! `${kind.name.attribute}` ([`RefKind::attributes`] lists what each kind has): buckets,
+//! queues, functions, topics, APIs and state machines. They may be part of a longer string
+//! (`s3://${bucket.images.name}/out`); `$${` writes a literal `${`.
 
 mod refs;
 pub(crate) mod spans;

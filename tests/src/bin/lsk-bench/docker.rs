@@ -474,6 +474,7 @@ async fn start_container(ctx: &Ctx, owned: &Owned, label: &str) -> Result<(Local
         .ok_or_else(|| anyhow!("the image's inputs were not copied"))?;
     let mut opts = StartOptions::new(root)
         .port(0)
+        .services(ctx.stack.manifest().services())
         .init_bin(owned.init.clone())
         .docker_base(owned.base.clone())
         .env(lsk::Env::default())
