@@ -744,7 +744,10 @@ mod tests {
                     path: "/change".into(),
                     function: "make-change".into(),
                     deployed: true,
-                    curl: Some("curl -s -X POST 'http://a1b2c3.execute-api.localhost:4566/Prod/change'".into()),
+                    curl: Some(
+                        "curl -s -X POST 'http://a1b2c3.execute-api.localhost:4566/Prod/change'"
+                            .into(),
+                    ),
                 }],
             },
             ApiView {

@@ -292,7 +292,8 @@ impl RuleSettings {
             schedule,
             pattern,
             enabled: r.enabled,
-            description: r.description.clone(),
+            // An empty description is what EventBridge reports for none.
+            description: r.description.clone().filter(|d| !d.is_empty()),
         }
     }
 
@@ -307,8 +308,7 @@ impl RuleSettings {
         if self.enabled != wanted.enabled {
             what.push("state".to_owned());
         }
-        if self.description.as_deref().unwrap_or("") != wanted.description.as_deref().unwrap_or("")
-        {
+        if self.description != wanted.description {
             what.push("description".to_owned());
         }
         what
@@ -364,7 +364,10 @@ async fn observe_rule(
                 .filter(|p| !p.is_empty())
                 .and_then(|p| serde_json::from_str(p).ok()),
             enabled: out.state() == Some(&RuleState::Enabled),
-            description: out.description().map(str::to_owned),
+            description: out
+                .description()
+                .filter(|d| !d.is_empty())
+                .map(str::to_owned),
         })),
         Err(e)
             if e.as_service_error()
@@ -687,19 +690,20 @@ pub(crate) async fn prune(
             removed.push((ResourceType::Rule, name.to_owned()));
         }
         let used = manifest.rules.values().any(|r| r.bus == bus_name);
-        if bus_name != DEFAULT_BUS && left == 0 && !used {
-            if let Some(arn) = bus.arn()
-                && tagged_for(clients, arn, project).await?
-            {
-                clients
-                    .events
-                    .delete_event_bus()
-                    .name(bus_name)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("DeleteEventBus", bus_name, e))?;
-                removed.push((ResourceType::Bus, bus_name.to_owned()));
-            }
+        if bus_name != DEFAULT_BUS
+            && left == 0
+            && !used
+            && let Some(arn) = bus.arn()
+            && tagged_for(clients, arn, project).await?
+        {
+            clients
+                .events
+                .delete_event_bus()
+                .name(bus_name)
+                .send()
+                .await
+                .map_err(|e| aws_error("DeleteEventBus", bus_name, e))?;
+            removed.push((ResourceType::Bus, bus_name.to_owned()));
         }
     }
     Ok(removed)
