@@ -21,7 +21,7 @@ use toml::de::DeValue;
 use crate::aws::{self, Clients};
 use crate::deploy::{Change, DeployError, Resolved, aws_error};
 use crate::kinds::function::{TAG_MANAGED, TAG_PROJECT};
-use crate::kinds::permission::{self, Grant};
+use crate::kinds::permission::{self, Invoker};
 use crate::manifest::spans::{Collector, Seg, key, keys, render_path, with};
 use crate::manifest::{Declared, Manifest};
 
@@ -29,6 +29,12 @@ use crate::manifest::{Declared, Manifest};
 pub(crate) const SECTION: &str = "apis";
 /// Statement id prefix of the permissions that let API Gateway invoke a function.
 pub const PERMISSION_PREFIX: &str = "lsk-apigw-";
+/// How api invokes functions, for their resource policies.
+const INVOKER: Invoker = Invoker {
+    prefix: PERMISSION_PREFIX,
+    principal: "apigateway.amazonaws.com",
+    kind: "api",
+};
 /// The stage when the manifest names none (AWS SAM's default).
 pub const DEFAULT_STAGE: &str = "Prod";
 
@@ -606,35 +612,23 @@ pub(crate) async fn reconcile_permissions(
     manifest: &Manifest,
     resolved: &Resolved,
 ) -> Result<Vec<(String, Change)>, DeployError> {
-    let mut report = Vec::new();
-    for f in manifest.functions.values() {
-        let wanted: Vec<Grant> = manifest
+    permission::reconcile_all(clients, manifest, INVOKER, |f| {
+        manifest
             .apis
             .values()
             .filter(|a| a.routes.iter().any(|r| r.function == f.name))
             .filter_map(|a| {
                 let (id, _) = resolved.apis.get(&a.name)?;
-                Some(Grant {
-                    sid: format!("{PERMISSION_PREFIX}{}", a.name),
-                    principal: "apigateway.amazonaws.com",
-                    source_arn: format!(
-                        "arn:aws:execute-api:{}:{}:{id}/*",
-                        resolved.region,
-                        aws::ACCOUNT_ID
-                    ),
-                    label: format!("{} from api {}", f.name, a.name),
-                })
+                let arn = format!(
+                    "arn:aws:execute-api:{}:{}:{id}/*",
+                    resolved.region,
+                    aws::ACCOUNT_ID
+                );
+                Some((a.name.clone(), arn))
             })
-            .collect();
-        let removed = |sid: &str| {
-            let api = sid.strip_prefix(PERMISSION_PREFIX).unwrap_or(sid);
-            format!("{} from api {api}", f.name)
-        };
-        report.extend(
-            permission::reconcile(clients, &f.name, PERMISSION_PREFIX, &wanted, &removed).await?,
-        );
-    }
-    Ok(report)
+            .collect()
+    })
+    .await
 }
 
 /// Deletes the APIs lsk created for `project` that the manifest no longer lists.

@@ -7,6 +7,17 @@ use std::collections::BTreeMap;
 
 use crate::aws::{self, Clients};
 use crate::deploy::{Change, DeployError, aws_error};
+use crate::kinds::function::Function;
+use crate::manifest::Manifest;
+
+/// A service that invokes functions for one kind: the statement id prefix the kind owns, the
+/// service's principal, and the word the report uses for the kind's resources.
+#[derive(Debug, Clone, Copy)]
+pub struct Invoker {
+    pub prefix: &'static str,
+    pub principal: &'static str,
+    pub kind: &'static str,
+}
 
 /// One statement a kind wants on a function.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,9 +98,49 @@ pub fn plan(
     out
 }
 
+/// Brings `function`'s statements of `invoker` to the resources `sources` names (resource
+/// name, its ARN): one statement `<prefix><name>` each. Report lines read
+/// `<function> from <kind> <name>`.
+pub(crate) async fn reconcile_function(
+    clients: &Clients,
+    function: &str,
+    invoker: Invoker,
+    sources: &[(String, String)],
+) -> Result<Vec<(String, Change)>, DeployError> {
+    let wanted: Vec<Grant> = sources
+        .iter()
+        .map(|(name, arn)| Grant {
+            sid: format!("{}{name}", invoker.prefix),
+            principal: invoker.principal,
+            source_arn: arn.clone(),
+            label: format!("{function} from {} {name}", invoker.kind),
+        })
+        .collect();
+    let removed = |sid: &str| {
+        let name = sid.strip_prefix(invoker.prefix).unwrap_or(sid);
+        format!("{function} from {} {name}", invoker.kind)
+    };
+    reconcile(clients, function, invoker.prefix, &wanted, &removed).await
+}
+
+/// [`reconcile_function`] for every function of the manifest, with the resources
+/// `sources(function)` names.
+pub(crate) async fn reconcile_all(
+    clients: &Clients,
+    manifest: &Manifest,
+    invoker: Invoker,
+    sources: impl Fn(&Function) -> Vec<(String, String)>,
+) -> Result<Vec<(String, Change)>, DeployError> {
+    let mut report = Vec::new();
+    for f in manifest.functions.values() {
+        report.extend(reconcile_function(clients, &f.name, invoker, &sources(f)).await?);
+    }
+    Ok(report)
+}
+
 /// Brings `function`'s statements whose id starts with `prefix` to `wanted`. The report names
 /// each statement by its grant's label, or by `removed_label(statement id)` when it is removed.
-pub(crate) async fn reconcile(
+async fn reconcile(
     clients: &Clients,
     function: &str,
     prefix: &str,

@@ -17,7 +17,7 @@ use toml::de::DeValue;
 use crate::aws::{self, Clients};
 use crate::deploy::{Change, DeployError, ResourceType, aws_error};
 use crate::kinds::function::{TAG_MANAGED, TAG_PROJECT};
-use crate::kinds::permission::{self, Grant};
+use crate::kinds::permission::{self, Invoker};
 use crate::kinds::{RawTarget, Target, json_document};
 use crate::manifest::spans::{Collector, Seg, key, keys, with};
 use crate::manifest::{Declared, Manifest};
@@ -26,6 +26,12 @@ use crate::manifest::{Declared, Manifest};
 pub(crate) const SECTION: &str = "rules";
 /// Statement id prefix of the permissions that let EventBridge invoke a function.
 pub const PERMISSION_PREFIX: &str = "lsk-events-";
+/// How rule invokes functions, for their resource policies.
+const INVOKER: Invoker = Invoker {
+    prefix: PERMISSION_PREFIX,
+    principal: "events.amazonaws.com",
+    kind: "rule",
+};
 /// The bus every account has.
 pub const DEFAULT_BUS: &str = "default";
 /// EventBridge allows at most this many targets per rule.
@@ -583,9 +589,8 @@ pub(crate) async fn reconcile_permissions(
     manifest: &Manifest,
     region: &str,
 ) -> Result<Vec<(String, Change)>, DeployError> {
-    let mut report = Vec::new();
-    for f in manifest.functions.values() {
-        let wanted: Vec<Grant> = manifest
+    permission::reconcile_all(clients, manifest, INVOKER, |f| {
+        manifest
             .rules
             .values()
             .filter(|r| {
@@ -593,22 +598,10 @@ pub(crate) async fn reconcile_permissions(
                     .iter()
                     .any(|t| t.target == Target::Function(f.name.clone()))
             })
-            .map(|r| Grant {
-                sid: format!("{PERMISSION_PREFIX}{}", r.name),
-                principal: "events.amazonaws.com",
-                source_arn: aws::rule_arn(region, &r.bus, &r.name),
-                label: format!("{} from rule {}", f.name, r.name),
-            })
-            .collect();
-        let removed = |sid: &str| {
-            let rule = sid.strip_prefix(PERMISSION_PREFIX).unwrap_or(sid);
-            format!("{} from rule {rule}", f.name)
-        };
-        report.extend(
-            permission::reconcile(clients, &f.name, PERMISSION_PREFIX, &wanted, &removed).await?,
-        );
-    }
-    Ok(report)
+            .map(|r| (r.name.clone(), aws::rule_arn(region, &r.bus, &r.name)))
+            .collect()
+    })
+    .await
 }
 
 async fn tagged_for(clients: &Clients, arn: &str, project: &str) -> Result<bool, DeployError> {

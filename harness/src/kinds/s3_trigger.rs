@@ -20,7 +20,7 @@ use crate::aws::{self, Clients};
 use crate::deploy::{Change, DeployError, Resolved, aws_error};
 use crate::kinds::bucket::Bucket;
 use crate::kinds::function::Function;
-use crate::kinds::permission::{self, Grant};
+use crate::kinds::permission::{self, Invoker};
 use crate::manifest::spans::{Collector, Seg, key, keys, render_path, with};
 use crate::manifest::{Declared, Manifest};
 
@@ -30,6 +30,12 @@ pub const DEFAULT_EVENTS: &[&str] = &["s3:ObjectCreated:*"];
 pub const CONFIG_PREFIX: &str = "lsk-";
 /// Statement id prefix of the permissions that let S3 invoke a function.
 pub const PERMISSION_PREFIX: &str = "lsk-s3-";
+/// How s3 invokes functions, for their resource policies.
+const INVOKER: Invoker = Invoker {
+    prefix: PERMISSION_PREFIX,
+    principal: "s3.amazonaws.com",
+    kind: "s3",
+};
 
 /// The event types S3 sends to Lambda.
 const S3_EVENTS: &[&str] = &[
@@ -420,20 +426,14 @@ pub(crate) async fn reconcile_permissions(
         f.s3.iter()
             .filter_map(|t| resolved.buckets.get(&t.bucket).cloned())
             .collect();
-    let wanted: Vec<Grant> = buckets
-        .iter()
-        .map(|bucket| Grant {
-            sid: permission_id(bucket),
-            principal: "s3.amazonaws.com",
-            source_arn: aws::bucket_arn(bucket),
-            label: format!("{} from s3 {bucket}", f.name),
+    let sources: Vec<(String, String)> = buckets
+        .into_iter()
+        .map(|b| {
+            let arn = aws::bucket_arn(&b);
+            (b, arn)
         })
         .collect();
-    let removed = |sid: &str| {
-        let bucket = sid.strip_prefix(PERMISSION_PREFIX).unwrap_or(sid);
-        format!("{} from s3 {bucket}", f.name)
-    };
-    permission::reconcile(clients, &f.name, PERMISSION_PREFIX, &wanted, &removed).await
+    permission::reconcile_function(clients, &f.name, INVOKER, &sources).await
 }
 
 /// A key that matches the trigger's filters, for the printed upload line.

@@ -249,37 +249,29 @@ pub(crate) async fn reconcile(
         let arn = aws::state_machine_arn(&resolved.region, &sm.name);
         let observed = observe(clients, &arn).await?;
         let change = plan(observed.as_ref().map(|(o, _)| o), &definition, sm.kind);
-        match (&change, &observed) {
-            (Change::Created, _) => {
-                clients
-                    .sfn
-                    .create_state_machine()
-                    .name(&sm.name)
-                    .definition(&definition)
-                    .role_arn(aws::STATES_ROLE)
-                    .r#type(StateMachineType::from(sm.kind.as_str()))
-                    .set_tags(Some(tags(project)))
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("CreateStateMachine", &sm.name, e))?;
+        let create = || async {
+            clients
+                .sfn
+                .create_state_machine()
+                .name(&sm.name)
+                .definition(&definition)
+                .role_arn(aws::STATES_ROLE)
+                .r#type(StateMachineType::from(sm.kind.as_str()))
+                .set_tags(Some(tags(project)))
+                .send()
+                .await
+                .map_err(|e| aws_error("CreateStateMachine", &sm.name, e))
+        };
+        match &change {
+            Change::Created => {
+                create().await?;
             }
-            (Change::Updated(what), Some((o, _))) if what.iter().any(|w| w == "type") => {
+            Change::Updated(what) if what.iter().any(|w| w == "type") => {
                 // The type cannot be changed in place: replace the machine.
-                let _ = o;
                 delete(clients, &arn, &sm.name).await?;
-                clients
-                    .sfn
-                    .create_state_machine()
-                    .name(&sm.name)
-                    .definition(&definition)
-                    .role_arn(aws::STATES_ROLE)
-                    .r#type(StateMachineType::from(sm.kind.as_str()))
-                    .set_tags(Some(tags(project)))
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("CreateStateMachine", &sm.name, e))?;
+                create().await?;
             }
-            (Change::Updated(_), _) => {
+            Change::Updated(_) => {
                 clients
                     .sfn
                     .update_state_machine()
@@ -290,7 +282,7 @@ pub(crate) async fn reconcile(
                     .await
                     .map_err(|e| aws_error("UpdateStateMachine", &sm.name, e))?;
             }
-            _ => {}
+            Change::Unchanged | Change::Removed => {}
         }
         report.push((sm.name.clone(), change));
     }

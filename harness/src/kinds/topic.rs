@@ -17,7 +17,7 @@ use toml::de::DeValue;
 use crate::aws::{self, Clients};
 use crate::deploy::{Change, DeployError, Resolved, aws_error};
 use crate::kinds::function::{TAG_MANAGED, TAG_PROJECT};
-use crate::kinds::permission::{self, Grant};
+use crate::kinds::permission::{self, Invoker};
 use crate::kinds::{RawTarget, Target, json_document};
 use crate::manifest::spans::{Collector, Seg, key, keys, with};
 use crate::manifest::{Declared, Manifest};
@@ -26,6 +26,12 @@ use crate::manifest::{Declared, Manifest};
 pub(crate) const SECTION: &str = "topics";
 /// Statement id prefix of the permissions that let SNS invoke a function.
 pub const PERMISSION_PREFIX: &str = "lsk-sns-";
+/// How topic invokes functions, for their resource policies.
+const INVOKER: Invoker = Invoker {
+    prefix: PERMISSION_PREFIX,
+    principal: "sns.amazonaws.com",
+    kind: "topic",
+};
 
 /// A validated topic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -511,9 +517,8 @@ pub(crate) async fn reconcile_permissions(
     manifest: &Manifest,
     region: &str,
 ) -> Result<Vec<(String, Change)>, DeployError> {
-    let mut report = Vec::new();
-    for f in manifest.functions.values() {
-        let wanted: Vec<Grant> = manifest
+    permission::reconcile_all(clients, manifest, INVOKER, |f| {
+        manifest
             .topics
             .values()
             .filter(|t| {
@@ -521,22 +526,10 @@ pub(crate) async fn reconcile_permissions(
                     .iter()
                     .any(|s| s.target == Target::Function(f.name.clone()))
             })
-            .map(|t| Grant {
-                sid: format!("{PERMISSION_PREFIX}{}", t.name),
-                principal: "sns.amazonaws.com",
-                source_arn: aws::topic_arn(region, &t.name),
-                label: format!("{} from topic {}", f.name, t.name),
-            })
-            .collect();
-        let removed = |sid: &str| {
-            let topic = sid.strip_prefix(PERMISSION_PREFIX).unwrap_or(sid);
-            format!("{} from topic {topic}", f.name)
-        };
-        report.extend(
-            permission::reconcile(clients, &f.name, PERMISSION_PREFIX, &wanted, &removed).await?,
-        );
-    }
-    Ok(report)
+            .map(|t| (t.name.clone(), aws::topic_arn(region, &t.name)))
+            .collect()
+    })
+    .await
 }
 
 /// Deletes the topics lsk created for `project` that the manifest no longer lists.
