@@ -484,28 +484,57 @@ pub fn desired_function(
 }
 
 /// A function's configuration and tags as LocalStack reports them; `None` when it does not exist.
+///
+/// GetFunctionConfiguration and ListTags, not GetFunction: LocalStack answers GetFunction with a
+/// presigned URL for the code, for which it makes a new S3 client each time, and that costs more
+/// of its CPU than the rest of a deploy's reads. The code's location is asked for only when it
+/// matters: for hot-reload code, whose directory `lsk status` shows.
 pub(crate) async fn observe_function(
     clients: &Clients,
     name: &str,
 ) -> Result<Option<(ObservedFunction, lt::FunctionConfiguration)>, DeployError> {
-    let out = match clients
+    let cfg = match clients
         .lambda
-        .get_function()
+        .get_function_configuration()
         .function_name(name)
         .send()
         .await
     {
-        Ok(out) => out,
+        Ok(out) => function_configuration(out),
         Err(e)
             if e.as_service_error()
                 .is_some_and(|se| se.is_resource_not_found_exception()) =>
         {
             return Ok(None);
         }
-        Err(e) => return Err(aws_error("GetFunction", name, e)),
+        Err(e) => return Err(aws_error("GetFunctionConfiguration", name, e)),
     };
-    let Some(cfg) = out.configuration().cloned() else {
-        return Ok(None);
+    let tags = match cfg.function_arn() {
+        Some(arn) => clients
+            .lambda
+            .list_tags()
+            .resource(arn)
+            .send()
+            .await
+            .map_err(|e| aws_error("ListTags", name, e))?
+            .tags()
+            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+        None => BTreeMap::new(),
+    };
+    let code_location = if cfg.code_sha256() == Some(HOT_RELOAD_SHA256) {
+        clients
+            .lambda
+            .get_function()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(|e| aws_error("GetFunction", name, e))?
+            .code()
+            .and_then(|c| c.location())
+            .map(str::to_owned)
+    } else {
+        None
     };
     let observed = ObservedFunction {
         code_sha256: cfg.code_sha256().map(str::to_owned),
@@ -521,28 +550,44 @@ pub(crate) async fn observe_function(
         runtime: cfg.runtime().map(|r| r.as_str().to_owned()),
         handler: cfg.handler().map(str::to_owned),
         role: cfg.role().map(str::to_owned),
-        tags: match out.tags() {
-            Some(t) => t.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            // Not every LocalStack version returns tags with GetFunction; ask for them.
-            None => match cfg.function_arn() {
-                Some(arn) => clients
-                    .lambda
-                    .list_tags()
-                    .resource(arn)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("ListTags", name, e))?
-                    .tags()
-                    .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                    .unwrap_or_default(),
-                None => BTreeMap::new(),
-            },
-        },
+        tags,
         state: cfg.state().map(|s| s.as_str().to_owned()),
         last_update_status: cfg.last_update_status().map(|s| s.as_str().to_owned()),
-        code_location: out.code().and_then(|c| c.location()).map(str::to_owned),
+        code_location,
     };
     Ok(Some((observed, cfg)))
+}
+
+/// GetFunctionConfiguration's answer as the `FunctionConfiguration` GetFunction would hold (the
+/// SDK gives the two their own types with the same fields).
+fn function_configuration(
+    out: aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput,
+) -> lt::FunctionConfiguration {
+    lt::FunctionConfiguration::builder()
+        .set_function_name(out.function_name)
+        .set_function_arn(out.function_arn)
+        .set_runtime(out.runtime)
+        .set_role(out.role)
+        .set_handler(out.handler)
+        .set_code_size(Some(out.code_size))
+        .set_description(out.description)
+        .set_timeout(out.timeout)
+        .set_memory_size(out.memory_size)
+        .set_last_modified(out.last_modified)
+        .set_code_sha256(out.code_sha256)
+        .set_version(out.version)
+        .set_environment(out.environment)
+        .set_state(out.state)
+        .set_state_reason(out.state_reason)
+        .set_state_reason_code(out.state_reason_code)
+        .set_last_update_status(out.last_update_status)
+        .set_last_update_status_reason(out.last_update_status_reason)
+        .set_last_update_status_reason_code(out.last_update_status_reason_code)
+        .set_architectures(out.architectures)
+        .set_package_type(out.package_type)
+        .set_ephemeral_storage(out.ephemeral_storage)
+        .set_logging_config(out.logging_config)
+        .build()
 }
 
 fn architecture(a: Architecture) -> lt::Architecture {
@@ -617,7 +662,7 @@ pub enum Settle {
     Waiting,
 }
 
-/// Polls GetFunction, with a doubling pause from [`SETTLE_POLL`], until `settled` says it is done
+/// Polls GetFunctionConfiguration, with a doubling pause from [`SETTLE_POLL`], until `settled` says it is done
 /// or failed, for at most [`FUNCTION_WAIT`]. Err when it failed, ran out of time or GetFunction
 /// failed.
 async fn wait_until(
@@ -630,18 +675,18 @@ async fn wait_until(
     loop {
         let out = clients
             .lambda
-            .get_function()
+            .get_function_configuration()
             .function_name(name)
             .send()
             .await
             .map_err(|_| ())?;
-        match out.configuration().map(settled) {
-            Some(Settle::Done) => return Ok(()),
-            Some(Settle::Failed) | None => return Err(()),
-            Some(Settle::Waiting) if tokio::time::Instant::now() + pause > deadline => {
+        match settled(&function_configuration(out)) {
+            Settle::Done => return Ok(()),
+            Settle::Failed => return Err(()),
+            Settle::Waiting if tokio::time::Instant::now() + pause > deadline => {
                 return Err(());
             }
-            Some(Settle::Waiting) => {
+            Settle::Waiting => {
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(SETTLE_POLL.1);
             }

@@ -46,6 +46,7 @@ def main() -> None:
 
     compat.install()
     compat.defer_moto_batch()
+    compat.share_botocore_loader()
     from localstack.runtime.main import main as localstack_main
 
     localstack_main()

@@ -65,5 +65,32 @@ class DeferredMotoBatchTest(unittest.TestCase):
         self.assertEqual(out.stdout.strip(), "False", out.stderr[-2000:])
 
 
+class SharedBotocoreLoaderTest(unittest.TestCase):
+    def test_a_new_session_parses_no_json_another_session_parsed(self):
+        out = run(
+            "import boto3, botocore.loaders\n"
+            "from lsk_localstack import compat\n"
+            "before = boto3.Session().get_available_regions('sqs')\n"
+            "assert compat.share_botocore_loader()\n"
+            "assert not compat.share_botocore_loader()\n"
+            "first = boto3.Session().get_available_regions('sqs')\n"
+            "parsed = []\n"
+            "load = botocore.loaders.JSONFileLoader.load_file\n"
+            "def counting(self, path):\n"
+            "    parsed.append(path)\n"
+            "    return load(self, path)\n"
+            "botocore.loaders.JSONFileLoader.load_file = counting\n"
+            "second = boto3.Session().get_available_regions('sqs')\n"
+            "a, b = boto3.Session()._session, boto3.Session()._session\n"
+            "print('same loader:', a.get_component('data_loader') is b.get_component('data_loader'))\n"
+            "print('same regions:', before == first == second)\n"
+            "print('parsed again:', parsed)\n"
+        )
+        self.assertEqual(out.returncode, 0, out.stderr[-2000:])
+        self.assertIn("same loader: True", out.stdout)
+        self.assertIn("same regions: True", out.stdout)
+        self.assertIn("parsed again: []", out.stdout, "a second Session parsed botocore's JSON again")
+
+
 if __name__ == "__main__":
     unittest.main()
