@@ -9,8 +9,7 @@ use aws_sdk_lambda::types::{InvocationType, LogType};
 use base64::Engine;
 use serde::Serialize;
 
-use crate::aws::Clients;
-use crate::deploy::aws_error;
+use crate::aws::{AwsError, Clients};
 use crate::error::Error;
 
 /// Synchronous (wait for the result) or asynchronous (queued, 202) invocation.
@@ -124,7 +123,7 @@ pub async fn invoke(
     let out = req
         .send()
         .await
-        .map_err(|e| Error::Deploy(aws_error("Invoke", function, e)))?;
+        .map_err(|e| Error::Aws(AwsError::sdk("Invoke", function, e)))?;
     Ok(Invocation {
         function: function.to_owned(),
         status: out.status_code(),
@@ -281,17 +280,15 @@ pub fn millis_ago(ago: Duration) -> i64 {
 pub async fn logs(clients: &Clients, function: &str, start_ms: i64) -> Result<Vec<LogLine>, Error> {
     let group = log_group(function);
     let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = match clients
-            .logs
-            .filter_log_events()
-            .log_group_name(&group)
-            .start_time(start_ms)
-            .set_next_token(token.clone())
-            .send()
-            .await
-        {
+    let mut pages = clients
+        .logs
+        .filter_log_events()
+        .log_group_name(&group)
+        .start_time(start_ms)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = match page {
             Ok(p) => p,
             Err(e)
                 if e.as_service_error()
@@ -299,7 +296,7 @@ pub async fn logs(clients: &Clients, function: &str, start_ms: i64) -> Result<Ve
             {
                 return Ok(Vec::new());
             }
-            Err(e) => return Err(Error::Deploy(aws_error("FilterLogEvents", &group, e))),
+            Err(e) => return Err(Error::Aws(AwsError::sdk("FilterLogEvents", &group, e))),
         };
         for ev in page.events() {
             out.push(LogLine {
@@ -309,8 +306,9 @@ pub async fn logs(clients: &Clients, function: &str, start_ms: i64) -> Result<Ve
                 event_id: ev.event_id().unwrap_or_default().to_owned(),
             });
         }
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() || page.events().is_empty() {
+        // A page with no events ends the lines there are so far (CloudWatch may still hand
+        // out a token, for lines to come).
+        if page.events().is_empty() {
             break;
         }
     }

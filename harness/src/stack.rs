@@ -20,10 +20,10 @@ use std::time::Duration;
 
 use aws_sdk_sqs::types::QueueAttributeName;
 
-use crate::aws::Clients;
+use crate::aws::{AwsError, Clients};
 use crate::backend::{BackendKind, LocalStack};
 use crate::build::{self, BuildTarget};
-use crate::deploy::{self, DeployOptions, DeployReport, aws_error};
+use crate::deploy::{self, DeployOptions, DeployReport};
 use crate::error::Error;
 use crate::invoke::{self, HttpReply, Invocation, InvokeMode, LogLine};
 use crate::manifest::Manifest;
@@ -447,7 +447,7 @@ async fn observe_queue(
         {
             None
         }
-        Err(e) => return Err(Error::Deploy(aws_error("GetQueueUrl", &q.name, e))),
+        Err(e) => return Err(Error::Aws(AwsError::sdk("GetQueueUrl", &q.name, e))),
     };
     let attrs = match &url {
         Some(u) => crate::kinds::queue::queue_attributes(clients, u).await?,
@@ -483,24 +483,19 @@ const MAX_COUNTED_PAGES: usize = 20;
 
 async fn observe_bucket(clients: &Clients, key: &str, name: &str) -> Result<BucketView, Error> {
     let mut objects = 0u64;
-    let mut token: Option<String> = None;
     let mut exists = true;
+    let mut pages = clients
+        .s3
+        .list_objects_v2()
+        .bucket(name)
+        .into_paginator()
+        .send();
     for _ in 0..MAX_COUNTED_PAGES {
-        match clients
-            .s3
-            .list_objects_v2()
-            .bucket(name)
-            .set_continuation_token(token.clone())
-            .send()
-            .await
-        {
-            Ok(page) => {
-                objects += page.contents().len() as u64;
-                token = page.next_continuation_token().map(str::to_owned);
-                if token.is_none() {
-                    break;
-                }
-            }
+        let Some(page) = pages.next().await else {
+            break;
+        };
+        match page {
+            Ok(page) => objects += page.contents().len() as u64,
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|se| se.is_no_such_bucket()) =>
@@ -508,7 +503,7 @@ async fn observe_bucket(clients: &Clients, key: &str, name: &str) -> Result<Buck
                 exists = false;
                 break;
             }
-            Err(e) => return Err(Error::Deploy(aws_error("ListObjectsV2", name, e))),
+            Err(e) => return Err(Error::Aws(AwsError::sdk("ListObjectsV2", name, e))),
         }
     }
     Ok(BucketView {
@@ -760,7 +755,7 @@ impl TopicHandle<'_> {
             .message(message)
             .send()
             .await
-            .map_err(|e| Error::Deploy(aws_error("Publish", &self.view.name, e)))?;
+            .map_err(|e| Error::Aws(AwsError::sdk("Publish", &self.view.name, e)))?;
         Ok(out.message_id().unwrap_or_default().to_owned())
     }
 }
@@ -806,7 +801,7 @@ impl StateMachineHandle<'_> {
             .input(input.to_string())
             .send()
             .await
-            .map_err(|e| Error::Deploy(aws_error("StartExecution", &self.view.name, e)))?;
+            .map_err(|e| Error::Aws(AwsError::sdk("StartExecution", &self.view.name, e)))?;
         let arn = started.execution_arn().to_owned();
         // Step Functions has no SDK waiter for executions; poll DescribeExecution at a fixed
         // interval until it ends or the bound passes.
@@ -817,7 +812,7 @@ impl StateMachineHandle<'_> {
                 .execution_arn(&arn)
                 .send()
                 .await
-                .map_err(|e| Error::Deploy(aws_error("DescribeExecution", &arn, e)))?;
+                .map_err(|e| Error::Aws(AwsError::sdk("DescribeExecution", &arn, e)))?;
             let status = out.status().as_str().to_owned();
             if status != "RUNNING" || tokio::time::Instant::now() >= deadline {
                 return Ok(Execution {
@@ -962,7 +957,7 @@ impl QueueHandle<'_> {
         let out = req
             .send()
             .await
-            .map_err(|e| Error::Deploy(aws_error("SendMessage", &self.view.name, e)))?;
+            .map_err(|e| Error::Aws(AwsError::sdk("SendMessage", &self.view.name, e)))?;
         Ok(out.message_id().unwrap_or_default().to_owned())
     }
 
@@ -978,7 +973,7 @@ impl QueueHandle<'_> {
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
             .send()
             .await
-            .map_err(|e| Error::Deploy(aws_error("GetQueueAttributes", &self.view.name, e)))?;
+            .map_err(|e| Error::Aws(AwsError::sdk("GetQueueAttributes", &self.view.name, e)))?;
         let get = |k: QueueAttributeName| {
             out.attributes()
                 .and_then(|m| m.get(&k))
@@ -1002,7 +997,7 @@ impl QueueHandle<'_> {
             .wait_time_seconds(wait.as_secs().min(20) as i32)
             .send()
             .await
-            .map_err(|e| Error::Deploy(aws_error("ReceiveMessage", &self.view.name, e)))?;
+            .map_err(|e| Error::Aws(AwsError::sdk("ReceiveMessage", &self.view.name, e)))?;
         let mut bodies = Vec::new();
         for m in out.messages() {
             bodies.push(m.body().unwrap_or_default().to_owned());
@@ -1012,7 +1007,7 @@ impl QueueHandle<'_> {
                     .receipt_handle(handle)
                     .send()
                     .await
-                    .map_err(|e| Error::Deploy(aws_error("DeleteMessage", &self.view.name, e)))?;
+                    .map_err(|e| Error::Aws(AwsError::sdk("DeleteMessage", &self.view.name, e)))?;
             }
         }
         Ok(bodies)
@@ -1039,28 +1034,24 @@ impl BucketHandle<'_> {
     /// Every object key (all pages).
     pub async fn keys(&self) -> Result<Vec<String>, Error> {
         let mut keys = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = self
-                .deployed
-                .clients
-                .s3
-                .list_objects_v2()
-                .bucket(&self.view.name)
-                .set_continuation_token(token.clone())
-                .send()
-                .await
-                .map_err(|e| Error::Deploy(aws_error("ListObjectsV2", &self.view.name, e)))?;
+        let mut pages = self
+            .deployed
+            .clients
+            .s3
+            .list_objects_v2()
+            .bucket(&self.view.name)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| Error::Aws(AwsError::sdk("ListObjectsV2", &self.view.name, e)))?;
             keys.extend(
                 page.contents()
                     .iter()
                     .filter_map(|o| o.key().map(str::to_owned)),
             );
-            token = page.next_continuation_token().map(str::to_owned);
-            if token.is_none() {
-                return Ok(keys);
-            }
         }
+        Ok(keys)
     }
 
     /// An object's bytes.
@@ -1075,7 +1066,7 @@ impl BucketHandle<'_> {
             .key(key)
             .send()
             .await
-            .map_err(|e| Error::Deploy(aws_error("GetObject", &what, e)))?;
+            .map_err(|e| Error::Aws(AwsError::sdk("GetObject", &what, e)))?;
         let bytes = out.body.collect().await.map_err(|e| Error::Http {
             method: "GET".into(),
             url: what,

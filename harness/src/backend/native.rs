@@ -97,6 +97,18 @@ pub enum NativeError {
     },
 }
 
+impl NativeError {
+    /// What to do about it, when there is something beyond the message.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            NativeError::PortInUse { .. } => {
+                Some("`lsk down` stops a LocalStack started by `lsk up`".into())
+            }
+            _ => None,
+        }
+    }
+}
+
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> NativeError {
     let what = what.into();
     move |source| NativeError::Io { what, source }
