@@ -179,22 +179,14 @@ pub enum Command {
     },
 }
 
-/// `30s`, `10m`, `2h`, `1d`, or plain seconds.
+/// `30s`, `10m`, `2h`, `1d`, `1h 30m` (humantime's units), or plain seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (number, unit) = s.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration; use e.g. 30s, 10m, 2h, 1d"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        other => return Err(format!("unknown unit {other:?} in {s:?}; use s, m, h or d")),
-    };
-    Ok(Duration::from_secs(secs))
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(s)
+        .map_err(|e| format!("{s:?} is not a duration ({e}); use e.g. 30s, 10m, 2h, 1d"))
 }
 
 pub fn main() -> ExitCode {
@@ -656,8 +648,8 @@ async fn logs(
     }
     if !printed_any && !follow {
         eprintln!(
-            "no log lines for {function} in the last {} s (group {})",
-            since.as_secs(),
+            "no log lines for {function} in the last {} (group {})",
+            humantime::format_duration(since),
             invoke::log_group(function)
         );
     }
@@ -832,7 +824,7 @@ mod tests {
             cli.command,
             Command::Logs { follow: true, since, .. } if since == Duration::from_secs(7200)
         ));
-        assert!(Cli::try_parse_from(["lsk", "logs", "square", "--since", "2y"]).is_err());
+        assert!(Cli::try_parse_from(["lsk", "logs", "square", "--since", "2 fortnights"]).is_err());
         assert!(Cli::try_parse_from(["lsk", "up", "--backend", "podman"]).is_err());
     }
 
@@ -841,7 +833,11 @@ mod tests {
         assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
         assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
         assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
         assert!(parse_duration("m").is_err());
+        assert!(parse_duration("-5").is_err());
+        let err = parse_duration("10 parsecs").unwrap_err();
+        assert!(err.contains("not a duration"), "{err}");
     }
 
     #[test]

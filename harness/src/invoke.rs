@@ -163,31 +163,27 @@ impl HttpReply {
 
 /// The address the LocalStack endpoint's host resolves to.
 pub async fn endpoint_addr(endpoint: &str) -> Result<SocketAddr, Error> {
-    let hostport = endpoint
-        .trim_end_matches('/')
-        .split_once("://")
-        .map_or(endpoint, |(_, rest)| rest)
-        .to_owned();
-    let with_port = if hostport
-        .rsplit_once(':')
-        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-    {
-        hostport.clone()
-    } else {
-        format!("{hostport}:80")
+    let not_a_url = |detail: String| Error::Http {
+        method: String::new(),
+        url: endpoint.to_owned(),
+        detail,
     };
-    tokio::net::lookup_host(with_port.as_str())
+    let url = url::Url::parse(endpoint).map_err(|e| not_a_url(format!("not a URL: {e}")))?;
+    let port = url.port_or_known_default().unwrap_or(80);
+    let domain = match url.host() {
+        Some(url::Host::Ipv4(ip)) => return Ok(SocketAddr::new(ip.into(), port)),
+        Some(url::Host::Ipv6(ip)) => return Ok(SocketAddr::new(ip.into(), port)),
+        Some(url::Host::Domain(domain)) => domain,
+        None => return Err(not_a_url("no host".into())),
+    };
+    tokio::net::lookup_host((domain, port))
         .await
         .map_err(|source| Error::Io {
-            what: format!("resolving {hostport}"),
+            what: format!("resolving {domain}:{port}"),
             source,
         })?
         .next()
-        .ok_or_else(|| Error::Http {
-            method: String::new(),
-            url: endpoint.to_owned(),
-            detail: format!("{hostport} resolves to no address"),
-        })
+        .ok_or_else(|| not_a_url(format!("{domain}:{port} resolves to no address")))
 }
 
 /// Sends `method` to a function URL given in its offline (`*.localhost`) form, connecting to
@@ -204,11 +200,9 @@ pub async fn call_url(
         url: url.to_owned(),
         detail,
     };
-    let host = url
-        .split_once("://")
-        .map_or(url, |(_, r)| r)
-        .split(['/', ':'])
-        .next()
+    let host = url::Url::parse(url)
+        .map_err(|e| http_err(format!("not a URL: {e}")))?
+        .host_str()
         .unwrap_or_default()
         .to_owned();
     let addr = endpoint_addr(endpoint).await?;
