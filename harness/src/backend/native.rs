@@ -228,7 +228,7 @@ impl NativeLocalStack {
         };
         if let Err(e) = this.wait_healthy(&mut child).await {
             procs::signal(pid, Signal::SIGKILL);
-            let _ = child.wait();
+            reap(child).await;
             return Err(e);
         }
         if cfg.detach {
@@ -330,6 +330,14 @@ impl Drop for NativeLocalStack {
     }
 }
 
+/// Collects the exit status of a child that was told to stop. std's `wait` blocks until the
+/// process is gone, so it runs on a blocking thread. (The child is a std one, not tokio's:
+/// tests keep LocalStack in a static that outlives the runtime that started it, and a tokio
+/// child is tied to its runtime's driver.)
+async fn reap(mut child: Child) {
+    let _ = tokio::task::spawn_blocking(move || child.wait()).await;
+}
+
 /// Stops `pid` and everything it started, and proves it from the process table.
 async fn terminate(pid: u32, mut child: Option<Child>) -> Result<(), NativeError> {
     let tree = procs::descendants(pid);
@@ -342,8 +350,8 @@ async fn terminate(pid: u32, mut child: Option<Child>) -> Result<(), NativeError
         procs::signal(pid, Signal::SIGKILL);
         procs::wait_gone(pid, Duration::from_secs(5)).await;
     }
-    if let Some(mut c) = child {
-        let _ = c.wait();
+    if let Some(c) = child {
+        reap(c).await;
     }
     // Inits exit on their own when LocalStack's end of their lifeline closes; give them a moment.
     let mut survivors = Vec::new();
