@@ -955,10 +955,6 @@ impl LocalStack {
             _ => None,
         }
     }
-    /// Whether [`LocalStack::stop`] would stop something.
-    pub fn is_managed(&self) -> bool {
-        !matches!(self.running, Running::External)
-    }
 
     /// An AWS SDK config for this LocalStack.
     pub fn sdk_config(&self) -> aws_config::SdkConfig {

@@ -11,7 +11,6 @@
 pub mod procs;
 
 use std::fs;
-use std::io::Write;
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -132,21 +131,6 @@ pub struct NativeConfig {
     pub env: Vec<(String, String)>,
     /// Services to start besides [`SERVICES`].
     pub services: Vec<String>,
-}
-
-impl NativeConfig {
-    /// Defaults for a project: state in `<root>/.lsk/state`, port 4566, init from the release build.
-    pub fn for_project(project_root: &Path, init_bin: PathBuf) -> Self {
-        NativeConfig {
-            project_root: project_root.to_path_buf(),
-            state_dir: project_root.join(".lsk").join("state"),
-            port: 4566,
-            init_bin,
-            detach: false,
-            env: Vec::new(),
-            services: Vec::new(),
-        }
-    }
 }
 
 /// What `lsk up` leaves behind for `lsk down` and `lsk status`.
@@ -302,9 +286,6 @@ impl NativeLocalStack {
     }
     pub fn pid(&self) -> u32 {
         self.pid
-    }
-    pub fn log_file(&self) -> &Path {
-        &self.log
     }
 
     /// SIGTERM, then SIGKILL after a grace period; then verify no init/bootstrap of ours is left.
@@ -603,12 +584,6 @@ pub async fn ensure_installed(
             detail: lines_seen.join("\n"),
         }),
     }
-}
-
-/// Writes `msg` to stderr; the default progress sink for callers without a spinner.
-pub fn eprint_progress(msg: &str) {
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{msg}");
 }
 
 #[cfg(test)]
