@@ -145,6 +145,17 @@ pub enum BuildError {
     },
     #[error(transparent)]
     Kit(#[from] crate::kit::KitError),
+    #[error(
+        "{}: functions.{function}.architecture is \"{}\", but this host builds and runs {} binaries (LocalStack runs functions as processes of this machine)",
+        .manifest.display(), .declared.as_str(), .host
+    )]
+    ForeignArchitecture {
+        manifest: PathBuf,
+        function: String,
+        declared: Architecture,
+        /// The host's CPU, as Rust names it (`x86_64`, `aarch64`).
+        host: &'static str,
+    },
     #[error("installing cargo-lambda and zig into {venv} failed (`{command}`):\n{output}")]
     ToolInstall {
         venv: PathBuf,
@@ -171,6 +182,9 @@ impl BuildError {
             BuildError::Compile { .. } => {
                 Some("fix the compiler errors above and run the command again".into())
             }
+            BuildError::ForeignArchitecture { function, .. } => Some(format!(
+                "remove `architecture` from [functions.{function}] to build it for this machine; an arm64 function runs on an arm64 host (e.g. Apple silicon, Graviton), and `--build-target lambda` builds it for AWS"
+            )),
             _ => None,
         }
     }
@@ -757,6 +771,34 @@ impl BuildTarget {
     }
 }
 
+/// The Lambda architecture of this machine's CPU, if Lambda has it.
+pub fn host_architecture() -> Option<Architecture> {
+    match std::env::consts::ARCH {
+        "x86_64" => Some(Architecture::X86_64),
+        "aarch64" => Some(Architecture::Arm64),
+        _ => None,
+    }
+}
+
+/// A host build makes binaries for this machine's CPU only: a function declared for another
+/// is refused here, before anything is compiled (the zip would refuse the binary anyway).
+fn check_host_architecture(manifest: &Manifest) -> Result<(), BuildError> {
+    let host = host_architecture();
+    match manifest
+        .functions
+        .values()
+        .find(|f| Some(f.architecture) != host)
+    {
+        Some(f) => Err(BuildError::ForeignArchitecture {
+            manifest: manifest.path.clone(),
+            function: f.name.clone(),
+            declared: f.architecture,
+            host: std::env::consts::ARCH,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Builds every function of `manifest` for `target` (and `lsk-init` when `include_init`).
 pub async fn build(
     manifest: &Manifest,
@@ -764,6 +806,9 @@ pub async fn build(
     include_init: bool,
     progress: &Progress,
 ) -> Result<Built, BuildError> {
+    if target == BuildTarget::Host {
+        check_host_architecture(manifest)?;
+    }
     let root = manifest.root().to_path_buf();
     let ws = workspace(&root).await?;
     let wanted = resolve(manifest, &ws, &root)?;
@@ -1552,6 +1597,37 @@ mod tests {
         eprintln!("{} needs glibc {}.{}", path.display(), glibc.0, glibc.1);
         // Linked for LAMBDA_GLIBC (Amazon Linux 2); AL2023 has 2.34, our image (bookworm) 2.36.
         assert!(glibc <= (2, 26), "{glibc:?}");
+    }
+
+    #[tokio::test]
+    async fn a_function_for_another_cpu_is_refused_before_a_host_build() {
+        let foreign = match host_architecture() {
+            Some(Architecture::Arm64) => Architecture::X86_64,
+            _ => Architecture::Arm64,
+        };
+        // No such package: the refusal comes before cargo is asked anything.
+        let m = Manifest::parse(
+            &format!(
+                "[functions.square]\npackage = \"square\"\n[functions.gen]\npackage = \"nowhere\"\narchitecture = \"{}\"\n",
+                foreign.as_str()
+            ),
+            Path::new("/ws/lsk.toml"),
+        )
+        .unwrap();
+        let err = build(&m, BuildTarget::Host, false, &Progress::silent())
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!(
+                "/ws/lsk.toml: functions.gen.architecture is \"{}\", but this host builds and runs {} binaries",
+                foreign.as_str(),
+                std::env::consts::ARCH
+            )),
+            "{text}"
+        );
+        let hint = err.hint().unwrap();
+        assert!(hint.contains("[functions.gen]"), "{hint}");
     }
 
     #[tokio::test]
