@@ -864,6 +864,33 @@ mod tests {
     }
 
     #[test]
+    fn errors_print_their_message_and_the_help_of_their_kind() {
+        let port_taken: miette::Report = native::NativeError::PortInUse {
+            port: 4566,
+            by: String::new(),
+        }
+        .into();
+        assert_eq!(
+            error_text(port_taken.as_ref()),
+            "error: port 4566 on 127.0.0.1 is already in use; stop it or pick another port with --port\nhint: `lsk down` stops a LocalStack started by `lsk up`"
+        );
+        // A step of `up` that failed keeps the library error as its source, and its hint.
+        let failed = Failed::with(
+            "deploy failed; LocalStack keeps running".into(),
+            lsk::Error::NotDeployed {
+                kind: "function",
+                name: "square".into(),
+            },
+        );
+        assert!(std::error::Error::source(&failed).is_some());
+        let report: miette::Report = failed.into();
+        assert_eq!(
+            error_text(report.as_ref()),
+            "error: deploy failed; LocalStack keeps running\n  caused by: function `square` is in the manifest but not deployed\nhint: run `lsk deploy` (or `lsk up`)"
+        );
+    }
+
+    #[test]
     fn clock_format() {
         assert_eq!(clock(0), "00:00:00.000");
         assert_eq!(clock(86_400_000 + 3_723_004), "01:02:03.004");
