@@ -61,6 +61,15 @@ pub enum Error {
 }
 
 impl Error {
+    /// An error met while observing what is deployed (`lsk status`, handles): a failed SDK call
+    /// there is not a deploy failure.
+    pub(crate) fn observing(e: DeployError) -> Error {
+        match e {
+            DeployError::Aws(e) => Error::Aws(e),
+            other => Error::Deploy(other),
+        }
+    }
+
     /// What to do about it, when there is more to say than the message.
     pub fn hint(&self) -> Option<String> {
         match self {

@@ -286,20 +286,32 @@ impl Stack {
                 .push(observe_bucket(&clients, &b.key, &b.name).await?);
         }
         for t in self.manifest.topics.values() {
-            view.topics
-                .push(crate::kinds::topic::view(&clients, t).await?);
+            view.topics.push(
+                crate::kinds::topic::view(&clients, t)
+                    .await
+                    .map_err(Error::observing)?,
+            );
         }
         for r in self.manifest.rules.values() {
-            view.rules
-                .push(crate::kinds::rule::view(&clients, r).await?);
+            view.rules.push(
+                crate::kinds::rule::view(&clients, r)
+                    .await
+                    .map_err(Error::observing)?,
+            );
         }
         for a in self.manifest.apis.values() {
-            view.apis
-                .push(crate::kinds::api::view(&clients, a, &self.project()).await?);
+            view.apis.push(
+                crate::kinds::api::view(&clients, a, &self.project())
+                    .await
+                    .map_err(Error::observing)?,
+            );
         }
         for m in self.manifest.state_machines.values() {
-            view.state_machines
-                .push(crate::kinds::state_machine::view(&clients, m).await?);
+            view.state_machines.push(
+                crate::kinds::state_machine::view(&clients, m)
+                    .await
+                    .map_err(Error::observing)?,
+            );
         }
         Ok(Deployed {
             view,
@@ -319,7 +331,9 @@ async fn observe_function_view(
     queue_names_by_arn: &BTreeMap<String, String>,
 ) -> Result<FunctionView, Error> {
     let example = f.example.clone().unwrap_or_else(|| "{}".to_owned());
-    let observed = crate::kinds::function::observe_function(clients, &f.name).await?;
+    let observed = crate::kinds::function::observe_function(clients, &f.name)
+        .await
+        .map_err(Error::observing)?;
     let Some(observed) = observed else {
         return Ok(FunctionView {
             name: f.name.clone(),
@@ -342,10 +356,12 @@ async fn observe_function_view(
     let (observed, cfg) = (observed.0, observed.1);
     let s3_triggers = observe_s3_triggers(clients, f, manifest, region).await?;
     let url = crate::kinds::url::observe_url(clients, &f.name)
-        .await?
+        .await
+        .map_err(Error::observing)?
         .and_then(|(o, function_url)| output::url_view(&function_url, &o.auth, region, port));
     let triggers = crate::kinds::sqs_trigger::observe_mappings(clients, &f.name)
-        .await?
+        .await
+        .map_err(Error::observing)?
         .into_iter()
         .map(|m| TriggerView {
             queue: queue_names_by_arn
@@ -413,7 +429,8 @@ async fn observe_s3_triggers(
         };
         let id = format!("{}{}-{i}", s3_trigger::CONFIG_PREFIX, f.name);
         let deployed = s3_trigger::observe(clients, &bucket.name)
-            .await?
+            .await
+            .map_err(Error::observing)?
             .is_some_and(|config| {
                 let wanted = s3_trigger::desired_notifications(manifest, &t.bucket, region);
                 let there = s3_trigger::owned(&config);
@@ -439,18 +456,13 @@ async fn observe_queue(
     q: &crate::manifest::Queue,
     manifest: &Manifest,
 ) -> Result<QueueView, Error> {
-    let url = match clients.sqs.get_queue_url().queue_name(&q.name).send().await {
-        Ok(out) => out.queue_url().map(str::to_owned),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|se| se.is_queue_does_not_exist()) =>
-        {
-            None
-        }
-        Err(e) => return Err(Error::Aws(AwsError::sdk("GetQueueUrl", &q.name, e))),
-    };
+    let url = crate::kinds::queue::queue_url(clients, &q.name)
+        .await
+        .map_err(Error::observing)?;
     let attrs = match &url {
-        Some(u) => crate::kinds::queue::queue_attributes(clients, u).await?,
+        Some(u) => crate::kinds::queue::queue_attributes(clients, u)
+            .await
+            .map_err(Error::observing)?,
         None => Default::default(),
     };
     let number = |k: &str| attrs.get(k).and_then(|v| v.parse::<i64>().ok());

@@ -367,7 +367,11 @@ pub fn queue_attribute_changes(
         .collect()
 }
 
-async fn queue_url(clients: &Clients, name: &str) -> Result<Option<String>, DeployError> {
+/// The queue's URL, or `None` when there is no such queue.
+pub(crate) async fn queue_url(
+    clients: &Clients,
+    name: &str,
+) -> Result<Option<String>, DeployError> {
     match clients.sqs.get_queue_url().queue_name(name).send().await {
         Ok(out) => Ok(out.queue_url().map(str::to_owned)),
         Err(e)
