@@ -19,6 +19,7 @@ use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use cargo_metadata::{Message, Metadata, PackageId};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -145,6 +146,17 @@ pub enum BuildError {
     },
     #[error(transparent)]
     Kit(#[from] crate::kit::KitError),
+    #[error(
+        "{}: functions.{function}.architecture is \"{}\", but this host builds and runs {} binaries (LocalStack runs functions as processes of this machine)",
+        .manifest.display(), .declared.as_str(), .host
+    )]
+    ForeignArchitecture {
+        manifest: PathBuf,
+        function: String,
+        declared: Architecture,
+        /// The host's CPU, as Rust names it (`x86_64`, `aarch64`).
+        host: &'static str,
+    },
     #[error("installing cargo-lambda and zig into {venv} failed (`{command}`):\n{output}")]
     ToolInstall {
         venv: PathBuf,
@@ -171,6 +183,9 @@ impl BuildError {
             BuildError::Compile { .. } => {
                 Some("fix the compiler errors above and run the command again".into())
             }
+            BuildError::ForeignArchitecture { function, .. } => Some(format!(
+                "remove `architecture` from [functions.{function}] to build it for this machine; an arm64 function runs on an arm64 host (e.g. Apple silicon, Graviton), and `--build-target lambda` builds it for AWS"
+            )),
             _ => None,
         }
     }
@@ -198,53 +213,26 @@ pub struct Workspace {
     pub package_dirs: BTreeMap<String, PathBuf>,
 }
 
-#[derive(Deserialize)]
-struct RawMetadata {
-    target_directory: PathBuf,
-    workspace_root: PathBuf,
-    packages: Vec<RawPackage>,
-    workspace_members: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct RawPackage {
-    name: String,
-    id: String,
-    manifest_path: PathBuf,
-    targets: Vec<RawTarget>,
-}
-
-#[derive(Deserialize)]
-struct RawTarget {
-    name: String,
-    kind: Vec<String>,
-}
-
 /// Parses `cargo metadata --format-version 1 --no-deps` output.
 pub fn parse_metadata(json: &str) -> Result<Workspace, String> {
-    let raw: RawMetadata = serde_json::from_str(json).map_err(|e| e.to_string())?;
-    let members: BTreeSet<&str> = raw.workspace_members.iter().map(String::as_str).collect();
+    let meta: Metadata = serde_json::from_str(json).map_err(|e| e.to_string())?;
     let mut packages = BTreeMap::new();
     let mut package_dirs = BTreeMap::new();
-    for p in raw
-        .packages
-        .into_iter()
-        .filter(|p| members.contains(p.id.as_str()))
-    {
+    for p in meta.workspace_packages() {
         let bins = p
             .targets
-            .into_iter()
-            .filter(|t| t.kind.iter().any(|k| k == "bin"))
-            .map(|t| t.name)
+            .iter()
+            .filter(|t| t.is_bin())
+            .map(|t| t.name.clone())
             .collect();
         if let Some(dir) = p.manifest_path.parent() {
-            package_dirs.insert(p.name.clone(), dir.to_path_buf());
+            package_dirs.insert(p.name.to_string(), dir.as_std_path().to_path_buf());
         }
-        packages.insert(p.name, bins);
+        packages.insert(p.name.to_string(), bins);
     }
     Ok(Workspace {
-        target_directory: raw.target_directory,
-        workspace_root: raw.workspace_root,
+        target_directory: meta.target_directory.into_std_path_buf(),
+        workspace_root: meta.workspace_root.into_std_path_buf(),
         packages,
         package_dirs,
     })
@@ -252,11 +240,11 @@ pub fn parse_metadata(json: &str) -> Result<Workspace, String> {
 
 /// Runs `cargo metadata` in `root`.
 pub async fn workspace(root: &Path) -> Result<Workspace, BuildError> {
-    cargo_metadata(root, &["--no-deps"], parse_metadata).await
+    run_cargo_metadata(root, &["--no-deps"], parse_metadata).await
 }
 
 /// `cargo metadata --format-version 1 <extra>` in `root`, its JSON read by `parse`.
-async fn cargo_metadata<T>(
+async fn run_cargo_metadata<T>(
     root: &Path,
     extra: &[&str],
     parse: impl FnOnce(&str) -> Result<T, String>,
@@ -285,72 +273,47 @@ async fn cargo_metadata<T>(
     })
 }
 
-#[derive(Deserialize)]
-struct RawResolved {
-    packages: Vec<RawResolvedPackage>,
-    workspace_members: Vec<String>,
-    resolve: Option<RawResolve>,
-}
-
-#[derive(Deserialize)]
-struct RawResolvedPackage {
-    id: String,
-    name: String,
-}
-
-#[derive(Deserialize)]
-struct RawResolve {
-    nodes: Vec<RawNode>,
-}
-
-#[derive(Deserialize)]
-struct RawNode {
-    id: String,
-    #[serde(default)]
-    dependencies: Vec<String>,
-}
-
 /// From `cargo metadata --format-version 1` (with dependencies): for each workspace package,
 /// the workspace packages it is built from (itself included), through any depth of
 /// dependencies. What `lsk watch` rebuilds a function for.
 pub fn parse_closures(json: &str) -> Result<BTreeMap<String, BTreeSet<String>>, String> {
-    let raw: RawResolved = serde_json::from_str(json).map_err(|e| e.to_string())?;
-    let members: BTreeSet<&str> = raw.workspace_members.iter().map(String::as_str).collect();
-    let names: BTreeMap<&str, &str> = raw
+    let meta: Metadata = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    let members: BTreeSet<&PackageId> = meta.workspace_members.iter().collect();
+    let names: BTreeMap<&PackageId, String> = meta
         .packages
         .iter()
-        .map(|p| (p.id.as_str(), p.name.as_str()))
+        .map(|p| (&p.id, p.name.to_string()))
         .collect();
-    let deps: BTreeMap<&str, &[String]> = raw
+    let deps: BTreeMap<&PackageId, &[PackageId]> = meta
         .resolve
         .as_ref()
         .map(|r| {
             r.nodes
                 .iter()
-                .map(|n| (n.id.as_str(), n.dependencies.as_slice()))
+                .map(|n| (&n.id, n.dependencies.as_slice()))
                 .collect()
         })
         .unwrap_or_default();
     let mut out = BTreeMap::new();
     for &member in &members {
-        let mut seen: BTreeSet<&str> = BTreeSet::new();
+        let mut seen: BTreeSet<&PackageId> = BTreeSet::new();
         let mut todo = vec![member];
         while let Some(id) = todo.pop() {
             if !seen.insert(id) {
                 continue;
             }
             for d in deps.get(id).copied().unwrap_or_default() {
-                if members.contains(d.as_str()) {
+                if members.contains(d) {
                     todo.push(d);
                 }
             }
         }
         let closure = seen
             .into_iter()
-            .filter_map(|id| names.get(id).map(|n| (*n).to_owned()))
+            .filter_map(|id| names.get(id).cloned())
             .collect();
         if let Some(name) = names.get(member) {
-            out.insert((*name).to_owned(), closure);
+            out.insert(name.clone(), closure);
         }
     }
     Ok(out)
@@ -360,7 +323,7 @@ pub fn parse_closures(json: &str) -> Result<BTreeMap<String, BTreeSet<String>>, 
 pub async fn workspace_closures(
     root: &Path,
 ) -> Result<BTreeMap<String, BTreeSet<String>>, BuildError> {
-    cargo_metadata(root, &[], parse_closures).await
+    run_cargo_metadata(root, &[], parse_closures).await
 }
 
 /// Decides each function's package and binary, checking them against the workspace.
@@ -484,12 +447,24 @@ pub fn cargo_build_args(wanted: &[Wanted], include_init: bool, target_dir: &Path
     args
 }
 
-/// The generated AWS SDK service crates (`aws-sdk-*`) a `Cargo.lock` holds.
+/// The generated AWS SDK service crates (`aws-sdk-*`) a `Cargo.lock` holds (none when it
+/// cannot be read as one: the build then only takes longer).
 pub fn sdk_service_crates(lock: &str) -> BTreeSet<String> {
-    lock.lines()
-        .filter_map(|l| l.strip_prefix("name = \"")?.strip_suffix('"'))
+    #[derive(Deserialize)]
+    struct Lock {
+        #[serde(default)]
+        package: Vec<Locked>,
+    }
+    #[derive(Deserialize)]
+    struct Locked {
+        name: String,
+    }
+    toml::from_str::<Lock>(lock)
+        .map(|l| l.package)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| p.name)
         .filter(|name| name.starts_with("aws-sdk-"))
-        .map(str::to_owned)
         .collect()
 }
 
@@ -558,28 +533,12 @@ pub fn lambda_output(lambda_dir: &Path, arch: Architecture, bin: &str) -> PathBu
 
 /// A line cargo prints with `--message-format=json`: the executables it produced.
 fn artifact_executable(line: &str) -> Option<(String, PathBuf)> {
-    #[derive(Deserialize)]
-    struct Msg {
-        reason: String,
-        #[serde(default)]
-        target: Option<Target>,
-        #[serde(default)]
-        executable: Option<PathBuf>,
+    match serde_json::from_str(line).ok()? {
+        Message::CompilerArtifact(a) if a.target.is_bin() => {
+            Some((a.target.name, a.executable?.into_std_path_buf()))
+        }
+        _ => None,
     }
-    #[derive(Deserialize)]
-    struct Target {
-        name: String,
-        kind: Vec<String>,
-    }
-    let msg: Msg = serde_json::from_str(line).ok()?;
-    if msg.reason != "compiler-artifact" {
-        return None;
-    }
-    let target = msg.target?;
-    if !target.kind.iter().any(|k| k == "bin") {
-        return None;
-    }
-    Some((target.name, msg.executable?))
 }
 
 /// Cargo's progress lines that are noise in an error message.
@@ -757,6 +716,34 @@ impl BuildTarget {
     }
 }
 
+/// The Lambda architecture of this machine's CPU, if Lambda has it.
+pub fn host_architecture() -> Option<Architecture> {
+    match std::env::consts::ARCH {
+        "x86_64" => Some(Architecture::X86_64),
+        "aarch64" => Some(Architecture::Arm64),
+        _ => None,
+    }
+}
+
+/// A host build makes binaries for this machine's CPU only: a function declared for another
+/// is refused here, before anything is compiled (the zip would refuse the binary anyway).
+fn check_host_architecture(manifest: &Manifest) -> Result<(), BuildError> {
+    let host = host_architecture();
+    match manifest
+        .functions
+        .values()
+        .find(|f| Some(f.architecture) != host)
+    {
+        Some(f) => Err(BuildError::ForeignArchitecture {
+            manifest: manifest.path.clone(),
+            function: f.name.clone(),
+            declared: f.architecture,
+            host: std::env::consts::ARCH,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Builds every function of `manifest` for `target` (and `lsk-init` when `include_init`).
 pub async fn build(
     manifest: &Manifest,
@@ -764,6 +751,9 @@ pub async fn build(
     include_init: bool,
     progress: &Progress,
 ) -> Result<Built, BuildError> {
+    if target == BuildTarget::Host {
+        check_host_architecture(manifest)?;
+    }
     let root = manifest.root().to_path_buf();
     let ws = workspace(&root).await?;
     let wanted = resolve(manifest, &ws, &root)?;
@@ -1140,7 +1130,7 @@ mod tests {
 
     #[test]
     fn sdk_service_crates_are_built_at_opt_level_1() {
-        let lock = "[[package]]\nname = \"aws-sdk-s3\"\nversion = \"1\"\n\n[[package]]\nname = \"aws-smithy-types\"\n\n[[package]]\nname = \"aws-sdk-sqs\"\n";
+        let lock = "version = 4\n\n[[package]]\nname = \"aws-sdk-s3\"\nversion = \"1\"\ndependencies = [\n \"aws-sdk-sqs\",\n]\n\n[[package]]\nname = \"aws-smithy-types\"\n\n[[package]]\nname = \"aws-sdk-sqs\"\n";
         let crates = sdk_service_crates(lock);
         assert_eq!(
             crates.iter().map(String::as_str).collect::<Vec<_>>(),
@@ -1330,13 +1320,15 @@ mod tests {
     fn metadata_keeps_workspace_members_and_their_bins() {
         let json = r#"{
           "packages": [
-            {"name": "square", "id": "path+file:///ws/lambdas/square#0.1.0",
-             "manifest_path": "/ws/lambdas/square/Cargo.toml",
-             "targets": [{"name": "square", "kind": ["bin"]}, {"name": "square", "kind": ["lib"]}]},
-            {"name": "serde", "id": "registry+https://github.com/rust-lang/crates.io-index#serde@1.0.0",
-             "manifest_path": "/registry/serde-1.0.0/Cargo.toml",
-             "targets": [{"name": "serde", "kind": ["lib"]}]}
+            {"name": "square", "version": "0.1.0", "id": "path+file:///ws/lambdas/square#0.1.0",
+             "manifest_path": "/ws/lambdas/square/Cargo.toml", "dependencies": [], "features": {},
+             "targets": [{"name": "square", "kind": ["bin"], "src_path": "/ws/lambdas/square/src/main.rs"},
+                         {"name": "square", "kind": ["lib"], "src_path": "/ws/lambdas/square/src/lib.rs"}]},
+            {"name": "serde", "version": "1.0.0", "id": "registry+https://github.com/rust-lang/crates.io-index#serde@1.0.0",
+             "manifest_path": "/registry/serde-1.0.0/Cargo.toml", "dependencies": [], "features": {},
+             "targets": [{"name": "serde", "kind": ["lib"], "src_path": "/registry/serde-1.0.0/src/lib.rs"}]}
           ],
+          "resolve": null,
           "workspace_members": ["path+file:///ws/lambdas/square#0.1.0"],
           "target_directory": "/elsewhere/target",
           "workspace_root": "/ws",
@@ -1356,13 +1348,75 @@ mod tests {
     }
 
     #[test]
+    fn closures_follow_workspace_dependencies_at_any_depth() {
+        let pkg = |name: &str, id: &str| {
+            format!(
+                r#"{{"name": "{name}", "version": "0.1.0", "id": "{id}", "manifest_path": "/ws/{name}/Cargo.toml", "dependencies": [], "features": {{}}, "targets": []}}"#
+            )
+        };
+        let (a, b, c, core, serde) = (
+            "path+file:///ws/a#0.1.0",
+            "path+file:///ws/b#0.1.0",
+            "path+file:///ws/c#0.1.0",
+            "path+file:///ws/core#0.1.0",
+            "registry+https://github.com/rust-lang/crates.io-index#serde@1.0.0",
+        );
+        let json = format!(
+            r#"{{"packages": [{}, {}, {}, {}, {}],
+                "workspace_members": ["{a}", "{b}", "{c}", "{core}"],
+                "resolve": {{"root": null, "nodes": [
+                  {{"id": "{a}", "dependencies": ["{b}"]}},
+                  {{"id": "{b}", "dependencies": ["{core}", "{serde}"]}},
+                  {{"id": "{c}", "dependencies": ["{serde}"]}},
+                  {{"id": "{core}", "dependencies": []}},
+                  {{"id": "{serde}", "dependencies": []}}]}},
+                "target_directory": "/ws/target", "workspace_root": "/ws", "version": 1}}"#,
+            pkg("a", a),
+            pkg("b", b),
+            pkg("c", c),
+            pkg("core", core),
+            pkg("serde", serde),
+        );
+        let closures = parse_closures(&json).unwrap();
+        let names = |p: &str| closures[p].iter().map(String::as_str).collect::<Vec<_>>();
+        assert_eq!(names("a"), ["a", "b", "core"]);
+        assert_eq!(names("c"), ["c"]);
+        assert!(!closures.contains_key("serde"));
+    }
+
+    #[tokio::test]
+    async fn this_workspaces_closures_come_from_cargo() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let closures = workspace_closures(&root).await.unwrap();
+        assert_eq!(
+            closures["lsk"]
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+            ["lsk"]
+        );
+        assert!(closures["lsk-e2e"].contains("lsk"), "{closures:?}");
+        assert!(closures.contains_key("square"), "{closures:?}");
+    }
+
+    #[test]
+    fn this_workspaces_lock_names_its_sdk_crates() {
+        let crates = sdk_service_crates(include_str!("../../Cargo.lock"));
+        for sdk in ["aws-sdk-lambda", "aws-sdk-s3", "aws-sdk-sqs"] {
+            assert!(crates.contains(sdk), "{sdk} not in {crates:?}");
+        }
+        assert!(crates.iter().all(|c| c.starts_with("aws-sdk-")));
+        assert!(sdk_service_crates("not a lock [").is_empty());
+    }
+
+    #[test]
     fn artifact_lines_give_executables() {
-        let line = r#"{"reason":"compiler-artifact","package_id":"x","target":{"kind":["bin"],"crate_types":["bin"],"name":"square","src_path":"/ws/src/main.rs"},"executable":"/t/release/square","fresh":true}"#;
+        let line = r#"{"reason":"compiler-artifact","package_id":"path+file:///ws#square@0.1.0","manifest_path":"/ws/Cargo.toml","target":{"kind":["bin"],"crate_types":["bin"],"name":"square","src_path":"/ws/src/main.rs","edition":"2024","doc":true,"doctest":false,"test":true},"profile":{"opt_level":"3","debuginfo":0,"debug_assertions":false,"overflow_checks":false,"test":false},"features":[],"filenames":["/t/release/square"],"executable":"/t/release/square","fresh":true}"#;
         assert_eq!(
             artifact_executable(line),
             Some(("square".into(), PathBuf::from("/t/release/square")))
         );
-        let lib = r#"{"reason":"compiler-artifact","target":{"kind":["lib"],"name":"serde"},"executable":null}"#;
+        let lib = r#"{"reason":"compiler-artifact","package_id":"registry+https://github.com/rust-lang/crates.io-index#serde@1.0.0","target":{"kind":["lib"],"crate_types":["lib"],"name":"serde","src_path":"/r/serde/src/lib.rs"},"profile":{"opt_level":"0","debuginfo":0,"debug_assertions":true,"overflow_checks":true,"test":false},"features":[],"filenames":["/t/libserde.rlib"],"executable":null,"fresh":true}"#;
         assert_eq!(artifact_executable(lib), None);
         assert_eq!(
             artifact_executable(r#"{"reason":"build-finished","success":true}"#),
@@ -1552,6 +1606,37 @@ mod tests {
         eprintln!("{} needs glibc {}.{}", path.display(), glibc.0, glibc.1);
         // Linked for LAMBDA_GLIBC (Amazon Linux 2); AL2023 has 2.34, our image (bookworm) 2.36.
         assert!(glibc <= (2, 26), "{glibc:?}");
+    }
+
+    #[tokio::test]
+    async fn a_function_for_another_cpu_is_refused_before_a_host_build() {
+        let foreign = match host_architecture() {
+            Some(Architecture::Arm64) => Architecture::X86_64,
+            _ => Architecture::Arm64,
+        };
+        // No such package: the refusal comes before cargo is asked anything.
+        let m = Manifest::parse(
+            &format!(
+                "[functions.square]\npackage = \"square\"\n[functions.gen]\npackage = \"nowhere\"\narchitecture = \"{}\"\n",
+                foreign.as_str()
+            ),
+            Path::new("/ws/lsk.toml"),
+        )
+        .unwrap();
+        let err = build(&m, BuildTarget::Host, false, &Progress::silent())
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!(
+                "/ws/lsk.toml: functions.gen.architecture is \"{}\", but this host builds and runs {} binaries",
+                foreign.as_str(),
+                std::env::consts::ARCH
+            )),
+            "{text}"
+        );
+        let hint = err.hint().unwrap();
+        assert!(hint.contains("[functions.gen]"), "{hint}");
     }
 
     #[tokio::test]

@@ -1,17 +1,16 @@
 //! The `lsk` command line: argument parsing and one small function per command, each a thin
-//! layer over the library. Errors are printed with their hint and exit with status 1.
+//! layer over the library. Errors are printed with their hint (their `Diagnostic::help`) and
+//! exit with status 1.
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow};
 use clap::{Args, Parser, Subcommand};
+use miette::{Diagnostic, IntoDiagnostic, Result, miette};
 
-use lsk::backend::{
-    self, BackendChoice, BackendError, BackendKind, Env, LocalStack, StartOptions, native,
-};
+use lsk::backend::{self, BackendChoice, BackendKind, Env, LocalStack, StartOptions, native};
 use lsk::build::BuildTarget;
 use lsk::invoke::{self, InvokeMode};
 use lsk::manifest::Manifest;
@@ -180,22 +179,14 @@ pub enum Command {
     },
 }
 
-/// `30s`, `10m`, `2h`, `1d`, or plain seconds.
+/// `30s`, `10m`, `2h`, `1d`, `1h 30m` (humantime's units), or plain seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (number, unit) = s.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration; use e.g. 30s, 10m, 2h, 1d"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        other => return Err(format!("unknown unit {other:?} in {s:?}; use s, m, h or d")),
-    };
-    Ok(Duration::from_secs(secs))
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(s)
+        .map_err(|e| format!("{s:?} is not a duration ({e}); use e.g. 30s, 10m, 2h, 1d"))
 }
 
 pub fn main() -> ExitCode {
@@ -223,33 +214,56 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn hint_of(e: &anyhow::Error) -> Option<String> {
-    e.chain().find_map(|cause| {
-        if let Some(err) = cause.downcast_ref::<lsk::Error>() {
-            err.hint()
-        } else if let Some(err) = cause.downcast_ref::<BackendError>() {
-            err.hint()
-        } else if let Some(err) = cause.downcast_ref::<lsk::build::BuildError>() {
-            err.hint()
-        } else if let Some(err) = cause.downcast_ref::<lsk::deploy::DeployError>() {
-            err.hint()
-        } else {
-            None
-        }
-    })
+/// The library's errors say their causes in their own message, so the message and the help
+/// are all there is to print.
+fn report_error(e: &miette::Report) {
+    eprintln!("{}", error_text(e.as_ref()));
 }
 
-fn report_error(e: &anyhow::Error) {
-    eprintln!("error: {e}");
-    for cause in e.chain().skip(1) {
-        let text = cause.to_string();
-        // thiserror's transparent wrappers repeat the same text; print each cause once.
-        if !e.to_string().contains(&text) {
-            eprintln!("  caused by: {text}");
+fn error_text(e: &dyn Diagnostic) -> String {
+    match e.help() {
+        Some(h) => format!("error: {e}\nhint: {h}"),
+        None => format!("error: {e}"),
+    }
+}
+
+/// A step of a command that failed, and the error it failed with: printed as the step, then
+/// the error's own message; its help is the error's.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}\n  caused by: {source}")]
+struct Failed {
+    what: String,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+    help: Option<String>,
+}
+
+impl Diagnostic for Failed {
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn std::fmt::Display + 'a>)
+    }
+}
+
+impl Failed {
+    /// `what` failed with a library error, whose help it keeps.
+    fn with<E: Diagnostic + Send + Sync + 'static>(what: String, source: E) -> Failed {
+        Failed {
+            what,
+            help: source.help().map(|h| h.to_string()),
+            source: Box::new(source),
         }
     }
-    if let Some(h) = hint_of(e) {
-        eprintln!("hint: {h}");
+
+    /// `what` failed with an I/O error.
+    fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Failed {
+        let what = what.into();
+        move |source| Failed {
+            what,
+            source: Box::new(source),
+            help: None,
+        }
     }
 }
 
@@ -257,7 +271,8 @@ fn manifest_path(target: &Target) -> Result<PathBuf> {
     match &target.manifest {
         Some(p) => Ok(p.clone()),
         None => {
-            let cwd = std::env::current_dir().context("reading the current directory")?;
+            let cwd =
+                std::env::current_dir().map_err(Failed::io("reading the current directory"))?;
             Ok(Manifest::find(&cwd)?)
         }
     }
@@ -386,12 +401,15 @@ async fn up(target: &Target, args: DeployArgs) -> Result<ExitCode> {
         Some(packages) => stack.apply(&localstack, packages, &deploy_opts).await,
         None => stack.deploy_with(&localstack, &deploy_opts).await,
     }
-    .with_context(|| {
+    .map_err(|e| {
+        Failed::with(
             format!(
                 "deploy failed; LocalStack keeps running at {} (fix the problem and run `lsk deploy`, or `lsk down`)",
                 localstack.endpoint()
-            )
-        })?;
+            ),
+            e,
+        )
+    })?;
     print_deployed(&deployed, args.json);
     Ok(ExitCode::SUCCESS)
 }
@@ -477,7 +495,7 @@ async fn down(target: &Target, purge: bool) -> Result<ExitCode> {
         match std::fs::remove_dir_all(&state_dir) {
             Ok(()) => eprintln!("deleted {}", state_dir.display()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).with_context(|| format!("deleting {}", state_dir.display())),
+            Err(e) => return Err(Failed::io(format!("deleting {}", state_dir.display()))(e).into()),
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -490,15 +508,15 @@ fn read_payload(data: Option<String>, example: Option<&str>) -> Result<Vec<u8>> 
             let mut buf = Vec::new();
             std::io::stdin()
                 .read_to_end(&mut buf)
-                .context("reading the payload from stdin")?;
+                .map_err(Failed::io("reading the payload from stdin"))?;
             buf
         }
         Some(d) if d.starts_with('@') => std::fs::read(&d[1..])
-            .with_context(|| format!("reading the payload from {}", &d[1..]))?,
+            .map_err(Failed::io(format!("reading the payload from {}", &d[1..])))?,
         Some(d) => d.as_bytes().to_vec(),
     };
     serde_json::from_slice::<serde_json::Value>(&bytes).map_err(|e| {
-        anyhow!(
+        miette!(
             "the payload is not JSON ({e}); Lambda payloads are JSON, e.g. --data '{{\"number\": 6}}'"
         )
     })?;
@@ -528,7 +546,10 @@ async fn invoke_cmd(
     };
     let result = invoke::invoke(&clients, function, &payload, mode).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&result)?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&result).into_diagnostic()?
+        );
         return Ok(if result.function_error.is_some() {
             ExitCode::FAILURE
         } else {
@@ -571,7 +592,7 @@ async fn url(target: &Target, function: &str, json: bool) -> Result<ExitCode> {
         .url_view()
         .ok_or_else(|| lsk::Error::NoUrl(function.to_owned()))?;
     if json {
-        println!("{}", serde_json::to_string_pretty(view)?);
+        println!("{}", serde_json::to_string_pretty(view).into_diagnostic()?);
     } else {
         println!("{}", view.offline);
         eprintln!("(with public DNS: {})", view.localstack_cloud);
@@ -611,7 +632,7 @@ async fn logs(
             }
             start = start.max(line.timestamp_ms);
             if json {
-                println!("{}", serde_json::to_string(&line)?);
+                println!("{}", serde_json::to_string(&line).into_diagnostic()?);
             } else {
                 println!("{}Z {}", clock(line.timestamp_ms), line.message);
             }
@@ -627,8 +648,8 @@ async fn logs(
     }
     if !printed_any && !follow {
         eprintln!(
-            "no log lines for {function} in the last {} s (group {})",
-            since.as_secs(),
+            "no log lines for {function} in the last {} (group {})",
+            humantime::format_duration(since),
             invoke::log_group(function)
         );
     }
@@ -650,7 +671,8 @@ fn new_function(
             .map(std::path::Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from(".")),
         None => {
-            let cwd = std::env::current_dir().context("reading the current directory")?;
+            let cwd =
+                std::env::current_dir().map_err(Failed::io("reading the current directory"))?;
             lsk::scaffold::workspace_root(&cwd)?
         }
     };
@@ -723,7 +745,10 @@ fn env(target: &Target, json: bool) -> Result<ExitCode> {
             "AWS_REGION": target.region,
             "venv_bin": venv_bin,
         });
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).into_diagnostic()?
+        );
         return Ok(ExitCode::SUCCESS);
     }
     print!(
@@ -799,7 +824,7 @@ mod tests {
             cli.command,
             Command::Logs { follow: true, since, .. } if since == Duration::from_secs(7200)
         ));
-        assert!(Cli::try_parse_from(["lsk", "logs", "square", "--since", "2y"]).is_err());
+        assert!(Cli::try_parse_from(["lsk", "logs", "square", "--since", "2 fortnights"]).is_err());
         assert!(Cli::try_parse_from(["lsk", "up", "--backend", "podman"]).is_err());
     }
 
@@ -808,7 +833,11 @@ mod tests {
         assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
         assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
         assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
         assert!(parse_duration("m").is_err());
+        assert!(parse_duration("-5").is_err());
+        let err = parse_duration("10 parsecs").unwrap_err();
+        assert!(err.contains("not a duration"), "{err}");
     }
 
     #[test]
@@ -831,6 +860,33 @@ mod tests {
         assert!(
             missing.to_string().contains("/nonexistent.json"),
             "{missing}"
+        );
+    }
+
+    #[test]
+    fn errors_print_their_message_and_the_help_of_their_kind() {
+        let port_taken: miette::Report = native::NativeError::PortInUse {
+            port: 4566,
+            by: String::new(),
+        }
+        .into();
+        assert_eq!(
+            error_text(port_taken.as_ref()),
+            "error: port 4566 on 127.0.0.1 is already in use; stop it or pick another port with --port\nhint: `lsk down` stops a LocalStack started by `lsk up`"
+        );
+        // A step of `up` that failed keeps the library error as its source, and its hint.
+        let failed = Failed::with(
+            "deploy failed; LocalStack keeps running".into(),
+            lsk::Error::NotDeployed {
+                kind: "function",
+                name: "square".into(),
+            },
+        );
+        assert!(std::error::Error::source(&failed).is_some());
+        let report: miette::Report = failed.into();
+        assert_eq!(
+            error_text(report.as_ref()),
+            "error: deploy failed; LocalStack keeps running\n  caused by: function `square` is in the manifest but not deployed\nhint: run `lsk deploy` (or `lsk up`)"
         );
     }
 

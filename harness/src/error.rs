@@ -1,5 +1,8 @@
-//! The crate-level error: each module's own error, plus the ones the library API adds.
+//! The crate-level error: each module's own error, plus the ones the library API adds. Every
+//! error keeps its source, and says what to do about it through `hint()`, which is also its
+//! `miette::Diagnostic::help`, so the CLI asks the error and never guesses from its text.
 
+use crate::aws::AwsError;
 use crate::backend::BackendError;
 use crate::build::BuildError;
 use crate::deploy::DeployError;
@@ -18,6 +21,9 @@ pub enum Error {
     Backend(#[from] BackendError),
     #[error(transparent)]
     Deploy(#[from] DeployError),
+    /// A call to LocalStack outside a deploy (invoke, send, read, observe).
+    #[error(transparent)]
+    Aws(#[from] AwsError),
     #[error("no {kind} named `{name}` in the manifest; it has: {known}")]
     UnknownResource {
         kind: &'static str,
@@ -55,12 +61,22 @@ pub enum Error {
 }
 
 impl Error {
+    /// An error met while observing what is deployed (`lsk status`, handles): a failed SDK call
+    /// there is not a deploy failure.
+    pub(crate) fn observing(e: DeployError) -> Error {
+        match e {
+            DeployError::Aws(e) => Error::Aws(e),
+            other => Error::Deploy(other),
+        }
+    }
+
     /// What to do about it, when there is more to say than the message.
     pub fn hint(&self) -> Option<String> {
         match self {
             Error::Build(e) => e.hint(),
             Error::Backend(e) => e.hint(),
             Error::Deploy(e) => e.hint(),
+            Error::Aws(e) => e.hint(),
             Error::NotDeployed { .. } => Some("run `lsk deploy` (or `lsk up`)".into()),
             Error::FunctionError { function, .. } => {
                 Some(format!("`lsk logs {function}` shows the whole log"))
@@ -69,3 +85,28 @@ impl Error {
         }
     }
 }
+
+/// `miette::Diagnostic` for an error type whose `hint()` is its help.
+macro_rules! help_from_hint {
+    ($($error:ty),* $(,)?) => {$(
+        impl miette::Diagnostic for $error {
+            fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+                self.hint().map(|h| Box::new(h) as Box<dyn std::fmt::Display + 'a>)
+            }
+        }
+    )*};
+}
+
+help_from_hint!(
+    Error,
+    BackendError,
+    crate::backend::native::NativeError,
+    BuildError,
+    DeployError,
+    AwsError,
+);
+
+// Errors with nothing to add to their message.
+impl miette::Diagnostic for ManifestError {}
+impl miette::Diagnostic for PackageError {}
+impl miette::Diagnostic for crate::scaffold::NewError {}

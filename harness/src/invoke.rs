@@ -9,8 +9,7 @@ use aws_sdk_lambda::types::{InvocationType, LogType};
 use base64::Engine;
 use serde::Serialize;
 
-use crate::aws::Clients;
-use crate::deploy::aws_error;
+use crate::aws::{AwsError, Clients};
 use crate::error::Error;
 
 /// Synchronous (wait for the result) or asynchronous (queued, 202) invocation.
@@ -124,7 +123,7 @@ pub async fn invoke(
     let out = req
         .send()
         .await
-        .map_err(|e| Error::Deploy(aws_error("Invoke", function, e)))?;
+        .map_err(|e| Error::Aws(AwsError::sdk("Invoke", function, e)))?;
     Ok(Invocation {
         function: function.to_owned(),
         status: out.status_code(),
@@ -164,31 +163,27 @@ impl HttpReply {
 
 /// The address the LocalStack endpoint's host resolves to.
 pub async fn endpoint_addr(endpoint: &str) -> Result<SocketAddr, Error> {
-    let hostport = endpoint
-        .trim_end_matches('/')
-        .split_once("://")
-        .map_or(endpoint, |(_, rest)| rest)
-        .to_owned();
-    let with_port = if hostport
-        .rsplit_once(':')
-        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-    {
-        hostport.clone()
-    } else {
-        format!("{hostport}:80")
+    let not_a_url = |detail: String| Error::Http {
+        method: String::new(),
+        url: endpoint.to_owned(),
+        detail,
     };
-    tokio::net::lookup_host(with_port.as_str())
+    let url = url::Url::parse(endpoint).map_err(|e| not_a_url(format!("not a URL: {e}")))?;
+    let port = url.port_or_known_default().unwrap_or(80);
+    let domain = match url.host() {
+        Some(url::Host::Ipv4(ip)) => return Ok(SocketAddr::new(ip.into(), port)),
+        Some(url::Host::Ipv6(ip)) => return Ok(SocketAddr::new(ip.into(), port)),
+        Some(url::Host::Domain(domain)) => domain,
+        None => return Err(not_a_url("no host".into())),
+    };
+    tokio::net::lookup_host((domain, port))
         .await
         .map_err(|source| Error::Io {
-            what: format!("resolving {hostport}"),
+            what: format!("resolving {domain}:{port}"),
             source,
         })?
         .next()
-        .ok_or_else(|| Error::Http {
-            method: String::new(),
-            url: endpoint.to_owned(),
-            detail: format!("{hostport} resolves to no address"),
-        })
+        .ok_or_else(|| not_a_url(format!("{domain}:{port} resolves to no address")))
 }
 
 /// Sends `method` to a function URL given in its offline (`*.localhost`) form, connecting to
@@ -205,11 +200,9 @@ pub async fn call_url(
         url: url.to_owned(),
         detail,
     };
-    let host = url
-        .split_once("://")
-        .map_or(url, |(_, r)| r)
-        .split(['/', ':'])
-        .next()
+    let host = url::Url::parse(url)
+        .map_err(|e| http_err(format!("not a URL: {e}")))?
+        .host_str()
         .unwrap_or_default()
         .to_owned();
     let addr = endpoint_addr(endpoint).await?;
@@ -281,17 +274,15 @@ pub fn millis_ago(ago: Duration) -> i64 {
 pub async fn logs(clients: &Clients, function: &str, start_ms: i64) -> Result<Vec<LogLine>, Error> {
     let group = log_group(function);
     let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = match clients
-            .logs
-            .filter_log_events()
-            .log_group_name(&group)
-            .start_time(start_ms)
-            .set_next_token(token.clone())
-            .send()
-            .await
-        {
+    let mut pages = clients
+        .logs
+        .filter_log_events()
+        .log_group_name(&group)
+        .start_time(start_ms)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = match page {
             Ok(p) => p,
             Err(e)
                 if e.as_service_error()
@@ -299,7 +290,7 @@ pub async fn logs(clients: &Clients, function: &str, start_ms: i64) -> Result<Ve
             {
                 return Ok(Vec::new());
             }
-            Err(e) => return Err(Error::Deploy(aws_error("FilterLogEvents", &group, e))),
+            Err(e) => return Err(Error::Aws(AwsError::sdk("FilterLogEvents", &group, e))),
         };
         for ev in page.events() {
             out.push(LogLine {
@@ -309,8 +300,9 @@ pub async fn logs(clients: &Clients, function: &str, start_ms: i64) -> Result<Ve
                 event_id: ev.event_id().unwrap_or_default().to_owned(),
             });
         }
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() || page.events().is_empty() {
+        // A page with no events ends the lines there are so far (CloudWatch may still hand
+        // out a token, for lines to come).
+        if page.events().is_empty() {
             break;
         }
     }

@@ -188,12 +188,8 @@ pub struct StackView {
 
 /// The host label of a function URL (`http://<id>.lambda-url.<region>...`).
 pub fn url_id(function_url: &str) -> Option<String> {
-    let host = function_url
-        .split_once("://")
-        .map_or(function_url, |(_, rest)| rest)
-        .split(['/', ':'])
-        .next()?;
-    let mut labels = host.split('.');
+    let url = url::Url::parse(function_url).ok()?;
+    let mut labels = url.host_str()?.split('.');
     let id = labels.next()?;
     (labels.next() == Some("lambda-url") && !id.is_empty()).then(|| id.to_owned())
 }

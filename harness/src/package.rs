@@ -32,8 +32,12 @@ pub enum PackageError {
         #[source]
         source: std::io::Error,
     },
-    #[error("zipping {path} failed: {detail}")]
-    Zip { path: PathBuf, detail: String },
+    #[error("zipping {path} failed: {source}")]
+    Zip {
+        path: PathBuf,
+        #[source]
+        source: zip::result::ZipError,
+    },
     #[error("{path} is {found}, not {}", wanted(.expected))]
     WrongBinary {
         path: PathBuf,
@@ -235,9 +239,9 @@ pub fn package_binary(path: &Path, architecture: Architecture) -> Result<Package
         found,
         expected: architecture,
     })?;
-    zip_bootstrap(&bytes).map_err(|e| PackageError::Zip {
+    zip_bootstrap(&bytes).map_err(|source| PackageError::Zip {
         path: path.to_path_buf(),
-        detail: e.to_string(),
+        source,
     })
 }
 

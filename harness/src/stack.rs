@@ -20,10 +20,10 @@ use std::time::Duration;
 
 use aws_sdk_sqs::types::QueueAttributeName;
 
-use crate::aws::Clients;
+use crate::aws::{AwsError, Clients};
 use crate::backend::{BackendKind, LocalStack};
 use crate::build::{self, BuildTarget};
-use crate::deploy::{self, DeployOptions, DeployReport, aws_error};
+use crate::deploy::{self, DeployOptions, DeployReport};
 use crate::error::Error;
 use crate::invoke::{self, HttpReply, Invocation, InvokeMode, LogLine};
 use crate::manifest::Manifest;
@@ -286,20 +286,32 @@ impl Stack {
                 .push(observe_bucket(&clients, &b.key, &b.name).await?);
         }
         for t in self.manifest.topics.values() {
-            view.topics
-                .push(crate::kinds::topic::view(&clients, t).await?);
+            view.topics.push(
+                crate::kinds::topic::view(&clients, t)
+                    .await
+                    .map_err(Error::observing)?,
+            );
         }
         for r in self.manifest.rules.values() {
-            view.rules
-                .push(crate::kinds::rule::view(&clients, r).await?);
+            view.rules.push(
+                crate::kinds::rule::view(&clients, r)
+                    .await
+                    .map_err(Error::observing)?,
+            );
         }
         for a in self.manifest.apis.values() {
-            view.apis
-                .push(crate::kinds::api::view(&clients, a, &self.project()).await?);
+            view.apis.push(
+                crate::kinds::api::view(&clients, a, &self.project())
+                    .await
+                    .map_err(Error::observing)?,
+            );
         }
         for m in self.manifest.state_machines.values() {
-            view.state_machines
-                .push(crate::kinds::state_machine::view(&clients, m).await?);
+            view.state_machines.push(
+                crate::kinds::state_machine::view(&clients, m)
+                    .await
+                    .map_err(Error::observing)?,
+            );
         }
         Ok(Deployed {
             view,
@@ -319,7 +331,9 @@ async fn observe_function_view(
     queue_names_by_arn: &BTreeMap<String, String>,
 ) -> Result<FunctionView, Error> {
     let example = f.example.clone().unwrap_or_else(|| "{}".to_owned());
-    let observed = crate::kinds::function::observe_function(clients, &f.name).await?;
+    let observed = crate::kinds::function::observe_function(clients, &f.name)
+        .await
+        .map_err(Error::observing)?;
     let Some(observed) = observed else {
         return Ok(FunctionView {
             name: f.name.clone(),
@@ -342,10 +356,12 @@ async fn observe_function_view(
     let (observed, cfg) = (observed.0, observed.1);
     let s3_triggers = observe_s3_triggers(clients, f, manifest, region).await?;
     let url = crate::kinds::url::observe_url(clients, &f.name)
-        .await?
+        .await
+        .map_err(Error::observing)?
         .and_then(|(o, function_url)| output::url_view(&function_url, &o.auth, region, port));
     let triggers = crate::kinds::sqs_trigger::observe_mappings(clients, &f.name)
-        .await?
+        .await
+        .map_err(Error::observing)?
         .into_iter()
         .map(|m| TriggerView {
             queue: queue_names_by_arn
@@ -413,7 +429,8 @@ async fn observe_s3_triggers(
         };
         let id = format!("{}{}-{i}", s3_trigger::CONFIG_PREFIX, f.name);
         let deployed = s3_trigger::observe(clients, &bucket.name)
-            .await?
+            .await
+            .map_err(Error::observing)?
             .is_some_and(|config| {
                 let wanted = s3_trigger::desired_notifications(manifest, &t.bucket, region);
                 let there = s3_trigger::owned(&config);
@@ -439,18 +456,13 @@ async fn observe_queue(
     q: &crate::manifest::Queue,
     manifest: &Manifest,
 ) -> Result<QueueView, Error> {
-    let url = match clients.sqs.get_queue_url().queue_name(&q.name).send().await {
-        Ok(out) => out.queue_url().map(str::to_owned),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|se| se.is_queue_does_not_exist()) =>
-        {
-            None
-        }
-        Err(e) => return Err(Error::Deploy(aws_error("GetQueueUrl", &q.name, e))),
-    };
+    let url = crate::kinds::queue::queue_url(clients, &q.name)
+        .await
+        .map_err(Error::observing)?;
     let attrs = match &url {
-        Some(u) => crate::kinds::queue::queue_attributes(clients, u).await?,
+        Some(u) => crate::kinds::queue::queue_attributes(clients, u)
+            .await
+            .map_err(Error::observing)?,
         None => Default::default(),
     };
     let number = |k: &str| attrs.get(k).and_then(|v| v.parse::<i64>().ok());
@@ -483,24 +495,19 @@ const MAX_COUNTED_PAGES: usize = 20;
 
 async fn observe_bucket(clients: &Clients, key: &str, name: &str) -> Result<BucketView, Error> {
     let mut objects = 0u64;
-    let mut token: Option<String> = None;
     let mut exists = true;
+    let mut pages = clients
+        .s3
+        .list_objects_v2()
+        .bucket(name)
+        .into_paginator()
+        .send();
     for _ in 0..MAX_COUNTED_PAGES {
-        match clients
-            .s3
-            .list_objects_v2()
-            .bucket(name)
-            .set_continuation_token(token.clone())
-            .send()
-            .await
-        {
-            Ok(page) => {
-                objects += page.contents().len() as u64;
-                token = page.next_continuation_token().map(str::to_owned);
-                if token.is_none() {
-                    break;
-                }
-            }
+        let Some(page) = pages.next().await else {
+            break;
+        };
+        match page {
+            Ok(page) => objects += page.contents().len() as u64,
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|se| se.is_no_such_bucket()) =>
@@ -508,7 +515,7 @@ async fn observe_bucket(clients: &Clients, key: &str, name: &str) -> Result<Buck
                 exists = false;
                 break;
             }
-            Err(e) => return Err(Error::Deploy(aws_error("ListObjectsV2", name, e))),
+            Err(e) => return Err(Error::Aws(AwsError::sdk("ListObjectsV2", name, e))),
         }
     }
     Ok(BucketView {
@@ -760,7 +767,7 @@ impl TopicHandle<'_> {
             .message(message)
             .send()
             .await
-            .map_err(|e| Error::Deploy(aws_error("Publish", &self.view.name, e)))?;
+            .map_err(|e| Error::Aws(AwsError::sdk("Publish", &self.view.name, e)))?;
         Ok(out.message_id().unwrap_or_default().to_owned())
     }
 }
@@ -806,7 +813,7 @@ impl StateMachineHandle<'_> {
             .input(input.to_string())
             .send()
             .await
-            .map_err(|e| Error::Deploy(aws_error("StartExecution", &self.view.name, e)))?;
+            .map_err(|e| Error::Aws(AwsError::sdk("StartExecution", &self.view.name, e)))?;
         let arn = started.execution_arn().to_owned();
         // Step Functions has no SDK waiter for executions; poll DescribeExecution at a fixed
         // interval until it ends or the bound passes.
@@ -817,7 +824,7 @@ impl StateMachineHandle<'_> {
                 .execution_arn(&arn)
                 .send()
                 .await
-                .map_err(|e| Error::Deploy(aws_error("DescribeExecution", &arn, e)))?;
+                .map_err(|e| Error::Aws(AwsError::sdk("DescribeExecution", &arn, e)))?;
             let status = out.status().as_str().to_owned();
             if status != "RUNNING" || tokio::time::Instant::now() >= deadline {
                 return Ok(Execution {
@@ -962,7 +969,7 @@ impl QueueHandle<'_> {
         let out = req
             .send()
             .await
-            .map_err(|e| Error::Deploy(aws_error("SendMessage", &self.view.name, e)))?;
+            .map_err(|e| Error::Aws(AwsError::sdk("SendMessage", &self.view.name, e)))?;
         Ok(out.message_id().unwrap_or_default().to_owned())
     }
 
@@ -978,7 +985,7 @@ impl QueueHandle<'_> {
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
             .send()
             .await
-            .map_err(|e| Error::Deploy(aws_error("GetQueueAttributes", &self.view.name, e)))?;
+            .map_err(|e| Error::Aws(AwsError::sdk("GetQueueAttributes", &self.view.name, e)))?;
         let get = |k: QueueAttributeName| {
             out.attributes()
                 .and_then(|m| m.get(&k))
@@ -1002,7 +1009,7 @@ impl QueueHandle<'_> {
             .wait_time_seconds(wait.as_secs().min(20) as i32)
             .send()
             .await
-            .map_err(|e| Error::Deploy(aws_error("ReceiveMessage", &self.view.name, e)))?;
+            .map_err(|e| Error::Aws(AwsError::sdk("ReceiveMessage", &self.view.name, e)))?;
         let mut bodies = Vec::new();
         for m in out.messages() {
             bodies.push(m.body().unwrap_or_default().to_owned());
@@ -1012,7 +1019,7 @@ impl QueueHandle<'_> {
                     .receipt_handle(handle)
                     .send()
                     .await
-                    .map_err(|e| Error::Deploy(aws_error("DeleteMessage", &self.view.name, e)))?;
+                    .map_err(|e| Error::Aws(AwsError::sdk("DeleteMessage", &self.view.name, e)))?;
             }
         }
         Ok(bodies)
@@ -1039,28 +1046,24 @@ impl BucketHandle<'_> {
     /// Every object key (all pages).
     pub async fn keys(&self) -> Result<Vec<String>, Error> {
         let mut keys = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = self
-                .deployed
-                .clients
-                .s3
-                .list_objects_v2()
-                .bucket(&self.view.name)
-                .set_continuation_token(token.clone())
-                .send()
-                .await
-                .map_err(|e| Error::Deploy(aws_error("ListObjectsV2", &self.view.name, e)))?;
+        let mut pages = self
+            .deployed
+            .clients
+            .s3
+            .list_objects_v2()
+            .bucket(&self.view.name)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| Error::Aws(AwsError::sdk("ListObjectsV2", &self.view.name, e)))?;
             keys.extend(
                 page.contents()
                     .iter()
                     .filter_map(|o| o.key().map(str::to_owned)),
             );
-            token = page.next_continuation_token().map(str::to_owned);
-            if token.is_none() {
-                return Ok(keys);
-            }
         }
+        Ok(keys)
     }
 
     /// An object's bytes.
@@ -1075,7 +1078,7 @@ impl BucketHandle<'_> {
             .key(key)
             .send()
             .await
-            .map_err(|e| Error::Deploy(aws_error("GetObject", &what, e)))?;
+            .map_err(|e| Error::Aws(AwsError::sdk("GetObject", &what, e)))?;
         let bytes = out.body.collect().await.map_err(|e| Error::Http {
             method: "GET".into(),
             url: what,

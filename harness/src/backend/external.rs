@@ -38,28 +38,30 @@ impl Health {
 
 /// `http://host:port` without a trailing slash, checked to be plain HTTP.
 pub fn normalize_endpoint(endpoint: &str) -> Result<String, BackendError> {
-    let trimmed = endpoint.trim().trim_end_matches('/');
-    let rest = trimmed
-        .strip_prefix("http://")
-        .ok_or_else(|| BackendError::BadEndpoint {
-            endpoint: endpoint.to_owned(),
-            why: "it must start with http:// (LocalStack here speaks plain HTTP)".into(),
-        })?;
-    if rest.is_empty() || rest.contains('/') {
-        return Err(BackendError::BadEndpoint {
-            endpoint: endpoint.to_owned(),
-            why: "expected http://HOST:PORT with no path".into(),
-        });
+    let bad = |why: &str| BackendError::BadEndpoint {
+        endpoint: endpoint.to_owned(),
+        why: why.to_owned(),
+    };
+    let not_http = "it must start with http:// (LocalStack here speaks plain HTTP)";
+    let url = url::Url::parse(endpoint.trim()).map_err(|_| bad(not_http))?;
+    if url.scheme() != "http" {
+        return Err(bad(not_http));
     }
-    Ok(trimmed.to_owned())
+    if url.host().is_none()
+        || url.path() != "/"
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        return Err(bad("expected http://HOST:PORT with no path"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 /// The port of `http://host:port` (80 when none is given).
 pub fn endpoint_port(endpoint: &str) -> u16 {
-    endpoint
-        .trim_end_matches('/')
-        .rsplit_once(':')
-        .and_then(|(_, p)| p.parse().ok())
+    url::Url::parse(endpoint)
+        .ok()
+        .and_then(|u| u.port_or_known_default())
         .unwrap_or(80)
 }
 
@@ -236,6 +238,12 @@ mod tests {
         assert!(normalize_endpoint("127.0.0.1:4566").is_err());
         let err = normalize_endpoint("http://h:1/path").unwrap_err();
         assert!(err.to_string().contains("no path"), "{err}");
+        assert!(normalize_endpoint("http://h:1/?q").is_err());
+        assert!(normalize_endpoint("http://").is_err());
+        assert_eq!(
+            normalize_endpoint(" http://LocalStack:4566 ").unwrap(),
+            "http://localstack:4566"
+        );
         assert_eq!(endpoint_port("http://127.0.0.1:4567"), 4567);
         assert_eq!(endpoint_port("http://localstack"), 80);
     }

@@ -397,9 +397,7 @@ impl BackendError {
             BackendError::Unhealthy { endpoint, .. } => Some(format!(
                 "check that LocalStack runs at {endpoint} (curl {endpoint}/_localstack/health), or unset LOCALSTACK_ENDPOINT / AWS_ENDPOINT_URL to let lsk start one"
             )),
-            BackendError::Native(native::NativeError::PortInUse { .. }) => {
-                Some("`lsk down` stops a LocalStack started by `lsk up`".into())
-            }
+            BackendError::Native(e) => e.hint(),
             BackendError::Image { hint, .. } => hint.clone(),
             BackendError::DockerUnavailable { .. } => Some(
                 "the native backend needs no Docker: `lsk up --backend native` (Linux, Python 3.11-3.13)"
@@ -956,10 +954,6 @@ impl LocalStack {
             Running::DockerDetached { name, .. } => Some(name),
             _ => None,
         }
-    }
-    /// Whether [`LocalStack::stop`] would stop something.
-    pub fn is_managed(&self) -> bool {
-        !matches!(self.running, Running::External)
     }
 
     /// An AWS SDK config for this LocalStack.

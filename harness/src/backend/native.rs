@@ -11,7 +11,6 @@
 pub mod procs;
 
 use std::fs;
-use std::io::Write;
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -97,6 +96,18 @@ pub enum NativeError {
     },
 }
 
+impl NativeError {
+    /// What to do about it, when there is something beyond the message.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            NativeError::PortInUse { .. } => {
+                Some("`lsk down` stops a LocalStack started by `lsk up`".into())
+            }
+            _ => None,
+        }
+    }
+}
+
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> NativeError {
     let what = what.into();
     move |source| NativeError::Io { what, source }
@@ -120,21 +131,6 @@ pub struct NativeConfig {
     pub env: Vec<(String, String)>,
     /// Services to start besides [`SERVICES`].
     pub services: Vec<String>,
-}
-
-impl NativeConfig {
-    /// Defaults for a project: state in `<root>/.lsk/state`, port 4566, init from the release build.
-    pub fn for_project(project_root: &Path, init_bin: PathBuf) -> Self {
-        NativeConfig {
-            project_root: project_root.to_path_buf(),
-            state_dir: project_root.join(".lsk").join("state"),
-            port: 4566,
-            init_bin,
-            detach: false,
-            env: Vec::new(),
-            services: Vec::new(),
-        }
-    }
 }
 
 /// What `lsk up` leaves behind for `lsk down` and `lsk status`.
@@ -216,7 +212,7 @@ impl NativeLocalStack {
         };
         if let Err(e) = this.wait_healthy(&mut child).await {
             procs::signal(pid, Signal::SIGKILL);
-            let _ = child.wait();
+            reap(child).await;
             return Err(e);
         }
         if cfg.detach {
@@ -291,9 +287,6 @@ impl NativeLocalStack {
     pub fn pid(&self) -> u32 {
         self.pid
     }
-    pub fn log_file(&self) -> &Path {
-        &self.log
-    }
 
     /// SIGTERM, then SIGKILL after a grace period; then verify no init/bootstrap of ours is left.
     pub async fn stop(mut self) -> Result<(), NativeError> {
@@ -318,6 +311,14 @@ impl Drop for NativeLocalStack {
     }
 }
 
+/// Collects the exit status of a child that was told to stop. std's `wait` blocks until the
+/// process is gone, so it runs on a blocking thread. (The child is a std one, not tokio's:
+/// tests keep LocalStack in a static that outlives the runtime that started it, and a tokio
+/// child is tied to its runtime's driver.)
+async fn reap(mut child: Child) {
+    let _ = tokio::task::spawn_blocking(move || child.wait()).await;
+}
+
 /// Stops `pid` and everything it started, and proves it from the process table.
 async fn terminate(pid: u32, mut child: Option<Child>) -> Result<(), NativeError> {
     let tree = procs::descendants(pid);
@@ -330,8 +331,8 @@ async fn terminate(pid: u32, mut child: Option<Child>) -> Result<(), NativeError
         procs::signal(pid, Signal::SIGKILL);
         procs::wait_gone(pid, Duration::from_secs(5)).await;
     }
-    if let Some(mut c) = child {
-        let _ = c.wait();
+    if let Some(c) = child {
+        reap(c).await;
     }
     // Inits exit on their own when LocalStack's end of their lifeline closes; give them a moment.
     let mut survivors = Vec::new();
@@ -583,12 +584,6 @@ pub async fn ensure_installed(
             detail: lines_seen.join("\n"),
         }),
     }
-}
-
-/// Writes `msg` to stderr; the default progress sink for callers without a spinner.
-pub fn eprint_progress(msg: &str) {
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{msg}");
 }
 
 #[cfg(test)]

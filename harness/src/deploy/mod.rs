@@ -22,11 +22,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Duration;
 
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde::Serialize;
 
-use crate::aws::{self, Clients};
+use crate::aws::{self, AwsError, Clients};
 use crate::kinds::{
     api, bucket, function, queue, rule, s3_trigger, sqs_trigger, state_machine, topic, url,
 };
@@ -41,12 +40,8 @@ pub use crate::kinds::sqs_trigger::MAPPING_WAIT;
 /// What can go wrong deploying.
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
-    #[error("{action} {resource} failed: {detail}")]
-    Aws {
-        action: String,
-        resource: String,
-        detail: String,
-    },
+    #[error(transparent)]
+    Aws(#[from] AwsError),
     #[error("function {name} is {state}: {reason}")]
     FunctionFailed {
         name: String,
@@ -75,9 +70,7 @@ pub enum DeployError {
 impl DeployError {
     pub fn hint(&self) -> Option<String> {
         match self {
-            DeployError::Aws { detail, .. } if detail.contains("onnect") => {
-                Some("is LocalStack running? `lsk status` checks, `lsk up` starts it".into())
-            }
+            DeployError::Aws(e) => e.hint(),
             DeployError::FunctionFailed { name, .. } => Some(format!(
                 "`lsk logs {name}` shows the function's output; the LocalStack log may say more"
             )),
@@ -88,27 +81,15 @@ impl DeployError {
 
 /// Turns an SDK error into a [`DeployError::Aws`] naming the call and the resource.
 pub(crate) fn aws_error<E, R>(
-    action: &str,
+    operation: &str,
     resource: &str,
     err: aws_sdk_lambda::error::SdkError<E, R>,
 ) -> DeployError
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: fmt::Debug,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: fmt::Debug + Send + Sync + 'static,
 {
-    let detail = match err.as_service_error() {
-        Some(se) if se.code().is_some() => format!(
-            "{}: {}",
-            se.code().unwrap_or_default(),
-            se.message().unwrap_or("(no message)")
-        ),
-        _ => DisplayErrorContext(&err).to_string(),
-    };
-    DeployError::Aws {
-        action: action.to_owned(),
-        resource: resource.to_owned(),
-        detail,
-    }
+    DeployError::Aws(AwsError::sdk(operation, resource, err))
 }
 
 /// Which kind of resource a report line is about.

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use toml::de::DeValue;
 
-use crate::aws::{self, Clients};
+use crate::aws::{self, AwsError, Clients};
 use crate::deploy::{Change, DeployError, Resolved, aws_error};
 use crate::kinds::function::{TAG_MANAGED, TAG_PROJECT};
 use crate::kinds::permission::{self, Invoker};
@@ -292,11 +292,9 @@ pub(crate) async fn ensure_api(
         .send()
         .await
         .map_err(|e| aws_error("CreateRestApi", &api.name, e))?;
-    let id = out.id().ok_or_else(|| DeployError::Aws {
-        action: "CreateRestApi".into(),
-        resource: api.name.clone(),
-        detail: "the answer has no id".into(),
-    })?;
+    let id = out
+        .id()
+        .ok_or_else(|| AwsError::answer("CreateRestApi", &api.name, "the answer has no id"))?;
     Ok((Change::Created, id.to_owned()))
 }
 
@@ -429,11 +427,7 @@ async fn ensure_path(
     let mut parent = resources
         .get("/")
         .map(|r| r.id.clone())
-        .ok_or_else(|| DeployError::Aws {
-            action: "GetResources".into(),
-            resource: api_id.to_owned(),
-            detail: "the API has no root resource".into(),
-        })?;
+        .ok_or_else(|| AwsError::answer("GetResources", api_id, "the API has no root resource"))?;
     for part in path.split('/').filter(|p| !p.is_empty()) {
         current = if current == "/" {
             format!("/{part}")

@@ -862,26 +862,18 @@ pub(crate) async fn ensure_function(
 async fn deployed_functions(
     clients: &Clients,
 ) -> Result<Vec<(String, BTreeMap<String, String>)>, DeployError> {
-    let mut names = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let page = clients
-            .lambda
-            .list_functions()
-            .set_marker(marker.clone())
-            .send()
-            .await
-            .map_err(|e| aws_error("ListFunctions", "", e))?;
-        for f in page.functions() {
-            if let (Some(name), Some(arn)) = (f.function_name(), f.function_arn()) {
-                names.push((name.to_owned(), arn.to_owned()));
-            }
-        }
-        marker = page.next_marker().map(str::to_owned);
-        if marker.is_none() {
-            break;
-        }
-    }
+    let names: Vec<(String, String)> = clients
+        .lambda
+        .list_functions()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| aws_error("ListFunctions", "", e))?
+        .iter()
+        .filter_map(|f| Some((f.function_name()?.to_owned(), f.function_arn()?.to_owned())))
+        .collect();
     let mut out = Vec::new();
     for (name, arn) in names {
         let tags = clients

@@ -11,7 +11,7 @@ use toml::de::DeValue;
 
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::aws::{self, Clients};
+use crate::aws::{self, AwsError, Clients};
 use crate::deploy::{Change, DeployError, aws_error};
 use crate::manifest::spans::{Collector, Seg, check_range, key, keys, render_path, with};
 use crate::manifest::{Declared, Manifest};
@@ -367,22 +367,32 @@ pub fn queue_attribute_changes(
         .collect()
 }
 
-async fn queue_url(clients: &Clients, name: &str) -> Result<Option<String>, DeployError> {
+/// The queue's URL, or `None` when there is no such queue.
+pub(crate) async fn queue_url(
+    clients: &Clients,
+    name: &str,
+) -> Result<Option<String>, DeployError> {
     match clients.sqs.get_queue_url().queue_name(name).send().await {
         Ok(out) => Ok(out.queue_url().map(str::to_owned)),
         Err(e)
-            if e.as_service_error()
-                .is_some_and(|se| se.is_queue_does_not_exist())
-                || e.as_service_error()
-                    .and_then(|se| se.code())
-                    .is_some_and(|c| {
-                        c.contains("NonExistentQueue") || c.contains("QueueDoesNotExist")
-                    }) =>
+            if e.as_service_error().is_some_and(|se| {
+                se.is_queue_does_not_exist() || se.code().is_some_and(is_missing_queue_code)
+            }) =>
         {
             Ok(None)
         }
         Err(e) => Err(aws_error("GetQueueUrl", name, e)),
     }
+}
+
+/// Whether an SQS error code says the queue does not exist. SQS's JSON protocol answers
+/// `QueueDoesNotExist` (the SDK's typed variant); LocalStack may answer with the query
+/// protocol's code instead, which the SDK does not map to that variant.
+fn is_missing_queue_code(code: &str) -> bool {
+    matches!(
+        code,
+        "QueueDoesNotExist" | "AWS.SimpleQueueService.NonExistentQueue"
+    )
 }
 
 /// All attributes of a queue, by name.
@@ -434,14 +444,9 @@ pub(crate) async fn ensure_queue(
             .send()
             .await
             .map_err(|e| aws_error("CreateQueue", &queue.name, e))?;
-        let url = out
-            .queue_url()
-            .map(str::to_owned)
-            .ok_or_else(|| DeployError::Aws {
-                action: "CreateQueue".into(),
-                resource: queue.name.clone(),
-                detail: "no QueueUrl in the answer".into(),
-            })?;
+        let url = out.queue_url().map(str::to_owned).ok_or_else(|| {
+            AwsError::answer("CreateQueue", &queue.name, "no QueueUrl in the answer")
+        })?;
         let arn = arn_of(&queue_attributes(clients, &url).await?);
         return Ok((Change::Created, url, arn));
     };

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use toml::de::DeValue;
 
-use crate::aws::{self, Clients};
+use crate::aws::{self, AwsError, Clients};
 use crate::deploy::{Change, DeployError, ResourceType, aws_error};
 use crate::kinds::function::{TAG_MANAGED, TAG_PROJECT};
 use crate::kinds::permission::{self, Invoker};
@@ -422,11 +422,7 @@ fn tags(project: &str, action: &str) -> Result<Vec<Tag>, DeployError> {
                 .key(k)
                 .value(v)
                 .build()
-                .map_err(|e| DeployError::Aws {
-                    action: action.into(),
-                    resource: k.to_owned(),
-                    detail: e.to_string(),
-                })
+                .map_err(|e| AwsError::request(action, k, e).into())
         })
         .collect()
 }
@@ -541,11 +537,7 @@ pub(crate) async fn reconcile(
                         .arn(&d.arn)
                         .set_input(d.input.as_ref().map(|i| i.to_string()))
                         .build()
-                        .map_err(|e| DeployError::Aws {
-                            action: "PutTargets".into(),
-                            resource: rule.name.clone(),
-                            detail: e.to_string(),
-                        })
+                        .map_err(|e| AwsError::request("PutTargets", &rule.name, e))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             clients

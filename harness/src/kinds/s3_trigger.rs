@@ -16,7 +16,7 @@ use aws_sdk_s3::types::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::aws::{self, Clients};
+use crate::aws::{self, AwsError, Clients};
 use crate::deploy::{Change, DeployError, Resolved, aws_error};
 use crate::kinds::bucket::Bucket;
 use crate::kinds::function::Function;
@@ -308,11 +308,7 @@ fn to_sdk(n: &Notification, bucket: &str) -> Result<LambdaFunctionConfiguration,
         ))
         .set_filter(filter)
         .build()
-        .map_err(|e| DeployError::Aws {
-            action: "PutBucketNotificationConfiguration".into(),
-            resource: bucket.to_owned(),
-            detail: e.to_string(),
-        })
+        .map_err(|e| AwsError::request("PutBucketNotificationConfiguration", bucket, e).into())
 }
 
 /// The bucket's notification configuration; `None` when the bucket does not exist.

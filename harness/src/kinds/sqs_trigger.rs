@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_sdk_lambda::types as lt;
 use serde::{Deserialize, Serialize};
 
-use crate::aws::{self, Clients};
+use crate::aws::{self, AwsError, Clients};
 use crate::deploy::{Change, DeployError, Resolved, aws_error};
 use crate::kinds::function::Function;
 use crate::kinds::queue::Queue;
@@ -277,37 +277,31 @@ pub(crate) async fn observe_mappings(
     clients: &Clients,
     function: &str,
 ) -> Result<Vec<ObservedMapping>, DeployError> {
-    let mut out = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let page = clients
-            .lambda
-            .list_event_source_mappings()
-            .function_name(function)
-            .set_marker(marker.clone())
-            .send()
-            .await
-            .map_err(|e| aws_error("ListEventSourceMappings", function, e))?;
-        for m in page.event_source_mappings() {
-            let (Some(uuid), Some(arn)) = (m.uuid(), m.event_source_arn()) else {
-                continue;
-            };
-            out.push(ObservedMapping {
-                uuid: uuid.to_owned(),
-                source_arn: arn.to_owned(),
+    let mappings = clients
+        .lambda
+        .list_event_source_mappings()
+        .function_name(function)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| aws_error("ListEventSourceMappings", function, e))?;
+    Ok(mappings
+        .iter()
+        .filter_map(|m| {
+            Some(ObservedMapping {
+                uuid: m.uuid()?.to_owned(),
+                source_arn: m.event_source_arn()?.to_owned(),
                 batch_size: m.batch_size(),
                 batching_window: m.maximum_batching_window_in_seconds(),
                 report_failures: m
                     .function_response_types()
                     .contains(&lt::FunctionResponseType::ReportBatchItemFailures),
                 state: m.state().map(str::to_owned),
-            });
-        }
-        marker = page.next_marker().map(str::to_owned);
-        if marker.is_none() {
-            return Ok(out);
-        }
-    }
+            })
+        })
+        .collect())
 }
 
 /// Waits until a mapping leaves Creating/Updating/... (there is no SDK waiter for mappings).
@@ -425,11 +419,12 @@ async fn ensure_mappings(
                 changes: what,
             } => {
                 if !settle_mapping(clients, &uuid).await? {
-                    return Err(DeployError::Aws {
-                        action: "UpdateEventSourceMapping".into(),
-                        resource: uuid,
-                        detail: "the mapping disappeared while the deploy was updating it; run the deploy again".into(),
-                    });
+                    return Err(AwsError::answer(
+                        "UpdateEventSourceMapping",
+                        uuid,
+                        "the mapping disappeared while the deploy was updating it; run the deploy again",
+                    )
+                    .into());
                 }
                 clients
                     .lambda

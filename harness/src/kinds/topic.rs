@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use toml::de::DeValue;
 
-use crate::aws::{self, Clients};
+use crate::aws::{self, AwsError, Clients};
 use crate::deploy::{Change, DeployError, Resolved, aws_error};
 use crate::kinds::function::{TAG_MANAGED, TAG_PROJECT};
 use crate::kinds::permission::{self, Invoker};
@@ -204,11 +204,7 @@ fn tags(project: &str) -> Result<Vec<Tag>, DeployError> {
                 .key(k)
                 .value(v)
                 .build()
-                .map_err(|e| DeployError::Aws {
-                    action: "CreateTopic".into(),
-                    resource: k.to_owned(),
-                    detail: e.to_string(),
-                })
+                .map_err(|e| AwsError::request("CreateTopic", k, e).into())
         })
         .collect()
 }

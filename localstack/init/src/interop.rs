@@ -152,7 +152,7 @@ async fn invoke(app: Arc<App>, req: Request) -> Reply {
         app.config.timeout,
     ));
     process::restart_if_code_changed(&app).await;
-    let outcome = match begin(&app, inv.clone()) {
+    let outcome = match begin(&app, inv.clone()).await {
         Ok(outcome) => outcome,
         Err(e) => return e.into(),
     };
@@ -218,7 +218,7 @@ async fn standalone_invoke(app: Arc<App>, req: Request) -> Reply {
         app.config.timeout,
     ));
     process::restart_if_code_changed(&app).await;
-    let outcome = match begin(&app, inv.clone()) {
+    let outcome = match begin(&app, inv.clone()).await {
         Ok(outcome) => outcome,
         Err(e) => return e.into(),
     };
@@ -265,7 +265,10 @@ fn request_too_large_message(size: usize) -> String {
 }
 
 /// Claims the environment for `inv` and makes sure a bootstrap will pick it up.
-fn begin(app: &Arc<App>, inv: Arc<Invocation>) -> Result<oneshot::Receiver<Outcome>, ApiError> {
+async fn begin(
+    app: &Arc<App>,
+    inv: Arc<Invocation>,
+) -> Result<oneshot::Receiver<Outcome>, ApiError> {
     let outcome = app.invocations.try_begin(inv).map_err(|busy| {
         ApiError::new(
             StatusCode::CONFLICT,
@@ -276,7 +279,7 @@ fn begin(app: &Arc<App>, inv: Arc<Invocation>) -> Result<oneshot::Receiver<Outco
             ),
         )
     })?;
-    if let Err(e) = process::ensure_running(app) {
+    if let Err(e) = process::ensure_running(app).await {
         app.invocations.fail_open(Outcome::SpawnFailed {
             error_type: e.error_type(),
             message: e.to_string(),
@@ -379,7 +382,7 @@ pub async fn run(
     let output = process::take_output(app);
     if aftermath == Aftermath::Restart
         && !app.shutdown.is_triggered()
-        && let Err(e) = process::spawn(app)
+        && let Err(e) = process::spawn(app).await
     {
         tracing::warn!(error = %e, "could not restart the bootstrap; the next invocation will try again");
     }

@@ -168,7 +168,7 @@ async fn run(config: Config) -> anyhow::Result<i32> {
     announce(interop_addr)?;
     tracing::info!(%interop_addr, %runtime_api_addr, tmp_dir = %tmp_dir.path().display(), "lsk-init listening");
 
-    if let Err(e) = process::spawn(&app) {
+    if let Err(e) = process::spawn(&app).await {
         match app.config.mode {
             Mode::LocalStack(_) => process::report_init_failure(
                 &app,

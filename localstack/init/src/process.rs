@@ -140,7 +140,7 @@ impl Bootstrap {
 }
 
 /// Starts a new bootstrap (the previous one, if any, must be gone or going).
-pub fn spawn(app: &Arc<App>) -> Result<(), SpawnError> {
+pub async fn spawn(app: &Arc<App>) -> Result<(), SpawnError> {
     let b = &app.bootstrap;
     check_program(&b.program)?;
     // Read before the spawn: a swap right after it is then seen as a change, never missed.
@@ -162,7 +162,9 @@ pub fn spawn(app: &Arc<App>) -> Result<(), SpawnError> {
             .process_group(0)
             .kill_on_drop(false);
         die_with_parent(&mut cmd);
-        spawn_retrying_busy_text(&mut cmd).map_err(|e| exec_error(&b.program, e))?
+        spawn_retrying_busy_text(&mut cmd)
+            .await
+            .map_err(|e| exec_error(&b.program, e))?
         // `cmd` drops here, closing our copies of the pipe's write end.
     };
     let Some(pid) = child.id() else {
@@ -237,13 +239,13 @@ pub async fn restart_if_code_changed(app: &Arc<App>) -> bool {
 }
 
 /// Makes sure a bootstrap is running (or starting) before an invocation is queued.
-pub fn ensure_running(app: &Arc<App>) -> Result<(), SpawnError> {
+pub async fn ensure_running(app: &Arc<App>) -> Result<(), SpawnError> {
     let needed = match &lock(&app.bootstrap.slot).running {
         None => true,
         Some(r) => matches!(r.phase, Phase::Exited | Phase::InitFailed),
     };
     if needed && !app.shutdown.is_triggered() {
-        spawn(app)
+        spawn(app).await
     } else {
         Ok(())
     }
@@ -505,8 +507,9 @@ fn check_program(path: &Path) -> Result<(), SpawnError> {
 }
 
 /// Spawns, retrying briefly on ETXTBSY: a freshly written bootstrap can still be open
-/// for writing in a process forked at that moment (a well-known fork/exec race).
-fn spawn_retrying_busy_text(
+/// for writing in a process forked at that moment (a well-known fork/exec race). The wait
+/// between attempts is async: the runtime's one thread also serves the Runtime API.
+async fn spawn_retrying_busy_text(
     cmd: &mut tokio::process::Command,
 ) -> io::Result<tokio::process::Child> {
     let mut attempts = 0;
@@ -514,7 +517,7 @@ fn spawn_retrying_busy_text(
         match cmd.spawn() {
             Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && attempts < 5 => {
                 attempts += 1;
-                std::thread::sleep(Duration::from_millis(20));
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
             other => return other,
         }
