@@ -1,8 +1,11 @@
 //! Our LocalStack image (`localstack/docker/Dockerfile`): built when missing, reused otherwise.
 //!
 //! The tag carries a hash of everything that goes into the image (the Dockerfile, the lock, the
-//! plugin's sources, the `lsk-init` binary, the base image's id), so a change to any of them
-//! builds a new image and an unchanged checkout reuses the one it built before.
+//! plugin's sources, `lsk-init`'s sources and dependency lock, the base image's id), so a change
+//! to any of them builds a new image and an unchanged kit reuses the one built before, whichever
+//! workspace built it: `lsk-init` built in another workspace differs in its bytes (paths end up
+//! in the binary), not in what it does. One image builds at a time on the machine (a lock file
+//! in the temp dir), so two `lsk` processes asking for the same image build it once.
 //!
 //! Nothing is fetched while the image builds (`docker build --network=none`): the lock's
 //! packages are installed on the host by `uv pip install --target` for the image's Python and
@@ -136,6 +139,11 @@ pub async fn local_image_id(image: &str) -> Option<String> {
 
 /// Makes the offline base `lsk-base:<suite>` from Debian's packages.
 async fn make_offline_base(root: &Path, tag: &str, why: &str) -> Result<(), BackendError> {
+    // Another process may be making the same base: wait for it, then use what it made.
+    let _building = BuildLock::acquire().await?;
+    if local_image_id(tag).await.is_some() {
+        return Ok(());
+    }
     let script = kit_for(root)?.path(MAKE_BASE).display().to_string();
     run(
         "bash",
@@ -333,7 +341,7 @@ pub async fn ensure(
     let kit = kit_for(root)?;
     let dockerfile = read(&kit.path(DOCKERFILE))?;
     let lock = read(&kit.path(LOCK))?;
-    let init = read(init_bin)?;
+    let init = init_sources(&kit)?;
     let files = plugin_files(kit.root())?;
     let mut plugin = Vec::new();
     for f in &files {
@@ -348,21 +356,20 @@ pub async fn ensure(
     let mut parts: Vec<(&str, &[u8])> = vec![
         ("Dockerfile", &dockerfile),
         ("requirements.lock", &lock),
-        ("lsk-init", &init),
         ("base", base.as_bytes()),
         ("base-id", base_id.as_bytes()),
     ];
     parts.extend(plugin.iter().map(|(n, b)| (n.as_str(), b.as_slice())));
+    parts.extend(init.iter().map(|(n, b)| (n.as_str(), b.as_slice())));
     let tag = tag_for(&parts);
     if local_image_id(&tag).await.is_some() {
         progress.note(&format!("image {tag} (already built)"));
         return Ok(tag);
     }
-    // One build at a time in this process: two callers (tests running in parallel) asking
-    // for the same tag would otherwise share, and clear, one build context. The second one
-    // then finds the first one's image.
-    static BUILDING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    let _building = BUILDING.lock().await;
+    // One build at a time on this machine: two callers (tests running in parallel, in this
+    // process or another) asking for the same tag would each build it. The second one then finds
+    // the first one's image.
+    let _building = BuildLock::acquire().await?;
     if local_image_id(&tag).await.is_some() {
         progress.note(&format!("image {tag} (built meanwhile)"));
         return Ok(tag);
@@ -460,6 +467,65 @@ pub async fn ensure(
     Ok(tag)
 }
 
+/// `lsk-init`'s sources (`localstack/init/src/**`) and the lock its dependencies build from,
+/// named as in the checkout: the same in the checkout and in an unpacked kit.
+fn init_sources(kit: &crate::kit::Kit) -> Result<Vec<(String, Vec<u8>)>, BackendError> {
+    let src = kit.path(INIT_SRC);
+    let mut files = Vec::new();
+    let mut dirs = vec![src.clone()];
+    while let Some(dir) = dirs.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(|e| io_error("reading", &dir, e))?;
+        for entry in entries {
+            let path = entry.map_err(|e| io_error("reading", &dir, e))?.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let mut parts = Vec::with_capacity(files.len() + 1);
+    for f in files {
+        let rel = f.strip_prefix(kit.root()).unwrap_or(&f).display().to_string();
+        parts.push((rel, read(&f)?));
+    }
+    let lock = match kit.origin() {
+        crate::kit::Origin::Checkout => kit.path("Cargo.lock"),
+        crate::kit::Origin::Embedded => kit.path("localstack/init/Cargo.lock"),
+    };
+    parts.push(("Cargo.lock".to_owned(), read(&lock)?));
+    Ok(parts)
+}
+
+/// `lsk-init`'s sources, relative to the kit's root.
+const INIT_SRC: &str = "localstack/init/src";
+
+/// An exclusive lock on `<temp dir>/lsk-image-build.lock`, held while an image builds; the OS
+/// releases it when the process ends, so a crashed build never leaves it taken.
+struct BuildLock(#[allow(dead_code)] std::fs::File);
+
+impl BuildLock {
+    async fn acquire() -> Result<BuildLock, BackendError> {
+        let path = std::env::temp_dir().join("lsk-image-build.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| io_error("opening", &path, e))?;
+        // `lock` blocks until the other build ends: off the async threads.
+        tokio::task::spawn_blocking(move || file.lock().map(|()| BuildLock(file)))
+            .await
+            .map_err(|e| BackendError::Image {
+                step: "waiting for another image build".into(),
+                detail: e.to_string(),
+                hint: None,
+            })?
+            .map_err(|e| io_error("locking", &path, e))
+    }
+}
+
 /// Builds lsk-init and our image (when missing) and tags it `lsk-localstack:latest`, the tag
 /// the compose file starts. Returns the image's own (hash) tag.
 pub async fn build_and_tag_latest(
@@ -484,6 +550,22 @@ pub async fn build_and_tag_latest(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unpacked_kit_names_the_same_image_as_the_checkout() {
+        // A workspace of a user's own builds lsk-init from the kit lsk carries; its binary
+        // differs in its bytes, and it must not cost a second image.
+        let checkout = crate::kit::Kit::for_workspace(&crate::kit::checkout()).unwrap();
+        assert_eq!(checkout.origin(), crate::kit::Origin::Checkout);
+        let dir = tempfile::tempdir().unwrap();
+        let unpacked = crate::kit::Kit::unpack_into(dir.path()).unwrap();
+        let here = init_sources(&checkout).unwrap();
+        let there = init_sources(&unpacked).unwrap();
+        let names: Vec<&str> = here.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(names.contains(&"localstack/init/src/main.rs"), "{names:?}");
+        assert!(names.contains(&"Cargo.lock"), "{names:?}");
+        assert_eq!(here, there);
+    }
 
     #[test]
     fn the_tag_changes_with_any_input_and_only_then() {
