@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use miette::{Diagnostic, IntoDiagnostic, Result, miette};
 
-use lsk::backend::{self, BackendChoice, BackendKind, Env, LocalStack, StartOptions, native};
+use lsk::backend::{self, BackendChoice, Env, LocalStack, StartOptions, native};
 use lsk::build::BuildTarget;
 use lsk::invoke::{self, InvokeMode};
 use lsk::manifest::Manifest;
@@ -247,15 +247,6 @@ impl Diagnostic for Failed {
 }
 
 impl Failed {
-    /// `what` failed with a library error, whose help it keeps.
-    fn with<E: Diagnostic + Send + Sync + 'static>(what: String, source: E) -> Failed {
-        Failed {
-            what,
-            help: source.help().map(|h| h.to_string()),
-            source: Box::new(source),
-        }
-    }
-
     /// `what` failed with an I/O error.
     fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Failed {
         let what = what.into();
@@ -374,43 +365,11 @@ fn print_deployed(deployed: &lsk::Deployed, json: bool) {
 async fn up(target: &Target, args: DeployArgs) -> Result<ExitCode> {
     let stack = load_stack(target, true)?;
     let progress = Progress::auto();
-    let mut opts = start_options(target, &stack, &progress).detach(true);
-    let selection = backend::select_here(
-        choice(target),
-        opts.endpoint.as_deref(),
-        &opts.env,
-        &opts.project_root,
-    )
-    .await;
-    // Native: build the functions and lsk-init in one cargo invocation before starting
-    // anything, so a compile error stops `up` before LocalStack runs.
-    // The docker backend's own image holds lsk-init too, and a host build runs there when
-    // this host's glibc is no newer than the image's.
-    let host_builds = selection.kind == BackendKind::Native
-        || (selection.kind == BackendKind::Docker && lsk::build::host_runs_in_kit_image().is_ok());
-    let prebuilt = if host_builds && args.build_target.is_none_or(|t| t == BuildTarget::Host) {
-        let built = stack.build(BuildTarget::Host, true, &progress).await?;
-        opts = opts.init_bin(built.init.clone());
-        Some(stack.package_built(&built)?)
-    } else {
-        None
-    };
-    let localstack = LocalStack::start_selected(selection, opts).await?;
-    let deploy_opts = deploy_opts(&args, &progress);
-    let deployed = match &prebuilt {
-        Some(packages) => stack.apply(&localstack, packages, &deploy_opts).await,
-        None => stack.deploy_with(&localstack, &deploy_opts).await,
-    }
-    .map_err(|e| {
-        Failed::with(
-            format!(
-                "deploy failed; LocalStack keeps running at {} (fix the problem and run `lsk deploy`, or `lsk down`)",
-                localstack.endpoint()
-            ),
-            e,
-        )
-    })?;
-    print_deployed(&deployed, args.json);
+    let opts = start_options(target, &stack, &progress).detach(true);
+    let up = stack
+        .up(choice(target), opts, &deploy_opts(&args, &progress))
+        .await?;
+    print_deployed(&up.deployed, args.json);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -873,20 +832,6 @@ mod tests {
         assert_eq!(
             error_text(port_taken.as_ref()),
             "error: port 4566 on 127.0.0.1 is already in use; stop it or pick another port with --port\nhint: `lsk down` stops a LocalStack started by `lsk up`"
-        );
-        // A step of `up` that failed keeps the library error as its source, and its hint.
-        let failed = Failed::with(
-            "deploy failed; LocalStack keeps running".into(),
-            lsk::Error::NotDeployed {
-                kind: "function",
-                name: "square".into(),
-            },
-        );
-        assert!(std::error::Error::source(&failed).is_some());
-        let report: miette::Report = failed.into();
-        assert_eq!(
-            error_text(report.as_ref()),
-            "error: deploy failed; LocalStack keeps running\n  caused by: function `square` is in the manifest but not deployed\nhint: run `lsk deploy` (or `lsk up`)"
         );
     }
 

@@ -19,6 +19,7 @@ pub mod package;
 pub mod progress;
 pub mod scaffold;
 pub mod stack;
+pub mod up;
 pub mod watch;
 
 pub use backend::{BackendChoice, BackendKind, Env, LocalStack, StartOptions};
@@ -32,3 +33,4 @@ pub use stack::{
     ApiHandle, BucketHandle, DeployOpts, Deployed, Execution, FunctionHandle, QueueHandle, Stack,
     StateMachineHandle, TopicHandle,
 };
+pub use up::{Up, UpError};

@@ -260,59 +260,73 @@ impl Stack {
             warnings: self.manifest.warnings.clone(),
         };
 
-        let mut queue_names_by_arn = BTreeMap::new();
-        for q in self.manifest.queues.values() {
-            let qv = observe_queue(&clients, q, &self.manifest).await?;
-            if let Some(arn) = &qv.arn {
-                queue_names_by_arn.insert(arn.clone(), q.name.clone());
-            }
-            view.queues.push(qv);
-        }
-        for f in self.manifest.functions.values() {
-            view.functions.push(
-                observe_function_view(
-                    &clients,
-                    f,
-                    &self.manifest,
-                    &region,
-                    port,
-                    &queue_names_by_arn,
-                )
-                .await?,
-            );
-        }
-        for b in self.manifest.buckets.values() {
-            view.buckets
-                .push(observe_bucket(&clients, &b.key, &b.name).await?);
-        }
-        for t in self.manifest.topics.values() {
-            view.topics.push(
-                crate::kinds::topic::view(&clients, t)
-                    .await
-                    .map_err(Error::observing)?,
-            );
-        }
-        for r in self.manifest.rules.values() {
-            view.rules.push(
-                crate::kinds::rule::view(&clients, r)
-                    .await
-                    .map_err(Error::observing)?,
-            );
-        }
-        for a in self.manifest.apis.values() {
-            view.apis.push(
-                crate::kinds::api::view(&clients, a, &self.project())
-                    .await
-                    .map_err(Error::observing)?,
-            );
-        }
-        for m in self.manifest.state_machines.values() {
-            view.state_machines.push(
-                crate::kinds::state_machine::view(&clients, m)
-                    .await
-                    .map_err(Error::observing)?,
-            );
-        }
+        // Each resource is read independently of the others (only function views need the
+        // queues' ARNs), so the reads go at once: `lsk up` prints this view after every deploy.
+        use futures::future::try_join_all;
+        let queues = try_join_all(
+            self.manifest
+                .queues
+                .values()
+                .map(|q| observe_queue(&clients, q, &self.manifest)),
+        )
+        .await?;
+        let queue_names_by_arn: BTreeMap<String, String> = self
+            .manifest
+            .queues
+            .values()
+            .zip(&queues)
+            .filter_map(|(q, qv)| qv.arn.clone().map(|arn| (arn, q.name.clone())))
+            .collect();
+        view.queues = queues;
+        let project = self.project();
+        let functions = try_join_all(self.manifest.functions.values().map(|f| {
+            observe_function_view(
+                &clients,
+                f,
+                &self.manifest,
+                &region,
+                port,
+                &queue_names_by_arn,
+            )
+        }));
+        let buckets = try_join_all(
+            self.manifest
+                .buckets
+                .values()
+                .map(|b| observe_bucket(&clients, &b.key, &b.name)),
+        );
+        let topics = try_join_all(
+            self.manifest
+                .topics
+                .values()
+                .map(|t| crate::kinds::topic::view(&clients, t)),
+        );
+        let rules = try_join_all(
+            self.manifest
+                .rules
+                .values()
+                .map(|r| crate::kinds::rule::view(&clients, r)),
+        );
+        let apis = try_join_all(
+            self.manifest
+                .apis
+                .values()
+                .map(|a| crate::kinds::api::view(&clients, a, &project)),
+        );
+        let machines = try_join_all(
+            self.manifest
+                .state_machines
+                .values()
+                .map(|m| crate::kinds::state_machine::view(&clients, m)),
+        );
+        let (functions, buckets, topics, rules, apis, machines) =
+            futures::join!(functions, buckets, topics, rules, apis, machines);
+        view.functions = functions?;
+        view.buckets = buckets?;
+        view.topics = topics.map_err(Error::observing)?;
+        view.rules = rules.map_err(Error::observing)?;
+        view.apis = apis.map_err(Error::observing)?;
+        view.state_machines = machines.map_err(Error::observing)?;
         Ok(Deployed {
             view,
             report: DeployReport::default(),

@@ -154,16 +154,18 @@ async fn start(spec: Spec) -> Result<Kit, String> {
         .services(spec.stack.manifest().services())
         .progress(lsk::Progress::plain());
     opts.state_dir = state_dir.clone();
-    let ls = LocalStack::start(spec.backend, opts).await.map_err(|e| {
-        format!(
-            "{e}{}",
-            e.hint().map(|h| format!("\nhint: {h}")).unwrap_or_default()
-        )
-    })?;
-    spec.stack
-        .deploy(&ls)
+    let up = spec
+        .stack
+        .up(spec.backend, opts, &lsk::DeployOpts::default())
         .await
-        .map_err(|e| format!("deploying {} failed: {e}", spec.name))?;
+        .map_err(|e| {
+            format!(
+                "bringing {} up failed: {e}{}",
+                spec.name,
+                e.hint().map(|h| format!("\nhint: {h}")).unwrap_or_default()
+            )
+        })?;
+    let ls = up.localstack;
     Ok(Kit {
         endpoint: ls.endpoint().to_owned(),
         region: ls.region().to_owned(),

@@ -487,7 +487,11 @@ fn init_sources(kit: &crate::kit::Kit) -> Result<Vec<(String, Vec<u8>)>, Backend
     files.sort();
     let mut parts = Vec::with_capacity(files.len() + 1);
     for f in files {
-        let rel = f.strip_prefix(kit.root()).unwrap_or(&f).display().to_string();
+        let rel = f
+            .strip_prefix(kit.root())
+            .unwrap_or(&f)
+            .display()
+            .to_string();
         parts.push((rel, read(&f)?));
     }
     let lock = match kit.origin() {
@@ -514,8 +518,9 @@ impl BuildLock {
             .write(true)
             .open(&path)
             .map_err(|e| io_error("opening", &path, e))?;
-        // `lock` blocks until the other build ends: off the async threads.
-        tokio::task::spawn_blocking(move || file.lock().map(|()| BuildLock(file)))
+        // Blocks until the other build ends: off the async threads. (fs4: std's `File::lock`
+        // needs Rust 1.89, newer than the kit's minimum.)
+        tokio::task::spawn_blocking(move || fs4::FileExt::lock(&file).map(|()| BuildLock(file)))
             .await
             .map_err(|e| BackendError::Image {
                 step: "waiting for another image build".into(),
