@@ -10,6 +10,9 @@ FN       ?= square
 DATA     ?= {"number": 6}
 PROMPT   ?= a couch on the moon
 ARGS     ?=
+# The end-to-end tests mostly wait on LocalStack (a schedule's next minute, visibility timeouts,
+# retries): more test threads than cores overlap the waits. TEST_THREADS=1 runs one at a time.
+TEST_THREADS ?= 4
 
 .PHONY: help local-up local-down deploy status test test-py313 invoke image docker-image logs bench bench-tools lint clean install lock
 
@@ -44,7 +47,7 @@ image: ## Queue a prompt, wait for the PNG, save it under out/: make image PROMP
 		--queue-name image-requests --prompt "$(PROMPT)" --wait --bucket lsk-images --out out $(ARGS)
 
 test: install ## Run every test: unit tests and end to end against LocalStack (started automatically)
-	@cargo test --workspace --features image-generator/client,image-generator/bedrock $(ARGS)
+	@RUST_TEST_THREADS=$(TEST_THREADS) cargo test --workspace --features image-generator/client,image-generator/bedrock $(ARGS)
 
 test-py313: install ## Only the Python 3.13 run: our image on a Debian trixie base made offline (make test runs it too)
 	@cargo test -p lsk-e2e --test docker python_3_13 $(ARGS)
