@@ -82,14 +82,15 @@ class SharedBotocoreLoaderTest(unittest.TestCase):
             "botocore.loaders.JSONFileLoader.load_file = counting\n"
             "second = boto3.Session().get_available_regions('sqs')\n"
             "a, b = boto3.Session()._session, boto3.Session()._session\n"
-            "print('same loader:', a.get_component('data_loader') is b.get_component('data_loader'))\n"
+            "same = a.get_component('data_loader') is b.get_component('data_loader')\n"
+            "print('same loader:', same)\n"
             "print('same regions:', before == first == second)\n"
             "print('parsed again:', parsed)\n"
         )
         self.assertEqual(out.returncode, 0, out.stderr[-2000:])
         self.assertIn("same loader: True", out.stdout)
         self.assertIn("same regions: True", out.stdout)
-        self.assertIn("parsed again: []", out.stdout, "a second Session parsed botocore's JSON again")
+        self.assertIn("parsed again: []", out.stdout, "a new Session parsed botocore's JSON again")
 
 
 if __name__ == "__main__":
