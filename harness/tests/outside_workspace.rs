@@ -115,6 +115,20 @@ fn processes_mentioning(needle: &str) -> Vec<String> {
         .collect()
 }
 
+/// This repository's `[profile.dev]` with its per-package settings, as TOML. A dependency built
+/// with other settings (an `opt-level` for one crate) is a different artifact, and so is every
+/// crate above it: the AWS SDK would compile a second time.
+fn repository_dev_profile() -> String {
+    let text = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let manifest: toml::Table = text.parse().unwrap();
+    let dev = manifest["profile"]["dev"].clone();
+    let mut profile = toml::Table::new();
+    profile.insert("dev".into(), dev);
+    let mut doc = toml::Table::new();
+    doc.insert("profile".into(), toml::Value::Table(profile));
+    toml::to_string(&doc).unwrap()
+}
+
 const USER_TEST: &str = r#"//! The team's own test: `hello`, in the LocalStack that `lsk up` runs for this workspace.
 use lsk::{BackendChoice, LocalStack, Stack, StartOptions};
 
@@ -172,9 +186,11 @@ async fn installed_lsk_runs_a_workspace_of_its_own_from_new_to_down() {
     // 2. Their workspace: a Cargo workspace of their own with a test crate, no lsk files in it.
     std::fs::write(
         workspace.join("Cargo.toml"),
-        "# a team's own workspace\n[workspace]\nresolver = \"3\"\nmembers = [\"e2e\"]\n\n\
-         # As in lsk's repository, so its compiled dependencies are reused here.\n\
-         [profile.dev]\ndebug = \"line-tables-only\"\n\n[profile.dev.package.\"*\"]\ndebug = false\n",
+        format!(
+            "# a team's own workspace\n[workspace]\nresolver = \"3\"\nmembers = [\"e2e\"]\n\n\
+             # As in lsk's repository, so what `cargo install` compiled is reused here.\n{}",
+            repository_dev_profile()
+        ),
     )
     .unwrap();
     std::fs::copy(root().join("Cargo.lock"), workspace.join("Cargo.lock")).unwrap();
