@@ -134,6 +134,19 @@ pub enum BuildError {
     Compile { command: String, output: String },
     #[error("cargo reported success but {bin} was not found (looked for {path})")]
     Missing { bin: String, path: PathBuf },
+    #[error("could not take the build directory's lock {path}: {source}")]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not keep the built {from} as {to}: {source}")]
+    Keep {
+        from: PathBuf,
+        to: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(
         "building for Lambda needs cargo-lambda, which is neither in {venv} nor on PATH, and {path}, which pins the version lsk installs, does not exist"
     )]
@@ -400,26 +413,52 @@ fn unique_pairs<'a>(wanted: impl IntoIterator<Item = &'a Wanted>) -> BTreeSet<(&
         .collect()
 }
 
-/// The target directory for one set of packages built together: `<target>/lsk/<set>`.
+/// The target directory of a host build: `<target>/lsk/functions` for every set of functions,
+/// `<target>/lsk/lsk-init` for lsk-init.
 ///
-/// Cargo unifies dependency features across the packages of one invocation, so building
-/// {square, image-generator} and {square, image-generator, lsk-init} in one directory would
-/// recompile the AWS SDK each time the set changes (lsk-init turns on hyper's `server`). One
-/// directory per set keeps every set's build cached, and never contends with the lock of an
-/// outer `cargo test` that is running us.
-pub fn set_target_dir(target_directory: &Path, wanted: &[Wanted], include_init: bool) -> PathBuf {
-    let mut names: BTreeSet<&str> = unique_pairs(wanted).into_iter().map(|(p, _)| p).collect();
-    if include_init {
-        names.insert(INIT_PACKAGE);
+/// Every set of functions (`lsk up`'s, a test's probe, another workspace's sharing this target)
+/// builds into one directory, so the AWS SDK compiles once for all of them: cargo keeps a
+/// dependency once per feature set, and sets that unify features differently add their variant
+/// beside the others. lsk-init has its own directory because it builds at the same time as the
+/// functions, by a second cargo (one directory admits one cargo at a time).
+pub fn host_target_dir(target_directory: &Path, include_init: bool) -> PathBuf {
+    target_directory
+        .join("lsk")
+        .join(if include_init { INIT_BIN } else { "functions" })
+}
+
+/// Where the binaries a host build made for `workspace_root` are kept for packaging:
+/// `<build dir>/kept/<hash of the workspace root>/`.
+///
+/// A later build into the shared directory, from another set or another workspace, replaces
+/// cargo's `release/<bin>`; a kept binary changes only when this workspace builds it again.
+pub fn kept_dir(build_dir: &Path, workspace_root: &Path) -> PathBuf {
+    let digest = Sha256::digest(workspace_root.as_os_str().as_encoded_bytes());
+    build_dir.join("kept").join(hex::encode(&digest[..8]))
+}
+
+/// Copies a built binary to `to` unless it is there already: same size and modification time
+/// (the copy keeps cargo's, so `lsk watch` still sees an unchanged binary as unchanged). The copy
+/// is renamed into place, so a zip being made from the previous one reads it whole.
+fn keep(from: &Path, to: &Path) -> std::io::Result<()> {
+    let source = std::fs::metadata(from)?;
+    let modified = source.modified()?;
+    if let Ok(kept) = std::fs::metadata(to)
+        && kept.len() == source.len()
+        && kept.modified().ok() == Some(modified)
+    {
+        return Ok(());
     }
-    let joined = names.into_iter().collect::<Vec<_>>().join("+");
-    let dir = if joined.len() <= 64 {
-        joined
-    } else {
-        let digest = Sha256::digest(joined.as_bytes());
-        format!("set-{}", hex::encode(&digest[..8]))
-    };
-    target_directory.join("lsk").join(dir)
+    let dir = to.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = to.file_name().unwrap_or_default().to_string_lossy();
+    let next = dir.join(format!(".{name}.{}.next", std::process::id()));
+    std::fs::copy(from, &next)?;
+    std::fs::File::options()
+        .write(true)
+        .open(&next)?
+        .set_modified(modified)?;
+    std::fs::rename(&next, to)
 }
 
 /// Arguments of one `cargo build` for host binaries into `target_dir`.
@@ -782,8 +821,7 @@ async fn build_host(
         return Ok(Built::default());
     }
     let phase = progress.phase("build");
-    // Functions and lsk-init are built separately (see `set_target_dir`).
-    let mut produced: BTreeMap<String, PathBuf> = BTreeMap::new();
+    // Functions and lsk-init are built separately (see `host_target_dir`).
     let mut runs: Vec<(&[Wanted], bool)> = Vec::new();
     if !wanted.is_empty() {
         runs.push((wanted, false));
@@ -802,43 +840,76 @@ async fn build_host(
         None
     };
     let jobs = runs.iter().map(|&(set, init)| {
-        let dir = set_target_dir(&ws.target_directory, set, init);
+        let dir = host_target_dir(&ws.target_directory, init);
         let mut args = cargo_build_args(set, init, &dir);
         if let Some(manifest) = init_manifest.as_ref().filter(|_| init) {
             args.extend(["--manifest-path".into(), manifest.display().to_string()]);
         }
         args.extend(sdk_args.iter().cloned());
         let (program, phase) = (&program, &phase);
-        async move { run_streaming(program, &args, root, phase).await }
-    });
-    let outputs = futures::future::try_join_all(jobs).await?;
-    for (&(set, init), stdout) in runs.iter().zip(outputs) {
-        let dir = set_target_dir(&ws.target_directory, set, init);
-        produced.extend(stdout.iter().filter_map(|l| artifact_executable(l)));
-        for (_, bin) in unique_pairs(set) {
-            produced
-                .entry(bin.to_owned())
-                .or_insert_with(|| dir.join("release").join(bin));
-        }
+        let mut bins: Vec<&str> = unique_pairs(set).into_iter().map(|(_, b)| b).collect();
         if init {
-            produced
-                .entry(INIT_BIN.to_owned())
-                .or_insert_with(|| dir.join("release").join(INIT_BIN));
+            bins.push(INIT_BIN);
         }
-    }
+        async move {
+            // Builds into a shared directory take turns, each keeping its binaries before the
+            // next one can replace cargo's `release/<bin>` (see `kept_dir`).
+            let lock_path = dir.with_extension("lock");
+            let _turn = crate::file_lock::FileLock::acquire_or_wait(&lock_path, || {
+                phase.update(&format!(
+                    "waiting for another build into {} to finish",
+                    dir.display()
+                ))
+            })
+            .await
+            .map_err(|e| BuildError::Lock {
+                path: e.path,
+                source: e.source,
+            })?;
+            let stdout = run_streaming(program, &args, root, phase).await?;
+            let produced: BTreeMap<String, PathBuf> = stdout
+                .iter()
+                .filter_map(|l| artifact_executable(l))
+                .collect();
+            let kept = kept_dir(&dir, &ws.workspace_root);
+            let mut paths = Vec::new();
+            for bin in bins {
+                let path = produced
+                    .get(bin)
+                    .cloned()
+                    .unwrap_or_else(|| dir.join("release").join(bin));
+                if !path.is_file() {
+                    return Err(BuildError::Missing {
+                        bin: bin.to_owned(),
+                        path,
+                    });
+                }
+                let to = kept.join(bin);
+                keep(&path, &to).map_err(|source| BuildError::Keep {
+                    from: path.clone(),
+                    to: to.clone(),
+                    source,
+                })?;
+                paths.push((bin.to_owned(), to));
+            }
+            Ok::<_, BuildError>(paths)
+        }
+    });
+    let produced: BTreeMap<String, PathBuf> = futures::future::try_join_all(jobs)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
     let locate = |bin: &str| -> Result<PathBuf, BuildError> {
-        let path = produced
+        produced
             .get(bin)
             .cloned()
-            .unwrap_or_else(|| ws.target_directory.join("release").join(bin));
-        if path.is_file() {
-            Ok(path)
-        } else {
-            Err(BuildError::Missing {
+            .ok_or_else(|| BuildError::Missing {
                 bin: bin.to_owned(),
-                path,
+                path: host_target_dir(&ws.target_directory, bin == INIT_BIN)
+                    .join("release")
+                    .join(bin),
             })
-        }
     };
     let mut built = Built::default();
     for w in wanted {
@@ -1189,48 +1260,51 @@ mod tests {
     }
 
     #[test]
-    fn each_package_set_has_its_own_stable_target_dir() {
+    fn every_function_set_shares_one_build_dir_and_keeps_binaries_per_workspace() {
         let t = Path::new("/ws/target");
-        let sq = want("square", "square", "square", Architecture::X86_64);
-        let ig = want(
-            "image-generator",
-            "image-generator",
-            "image-generator",
-            Architecture::X86_64,
-        );
-        let both = [sq.clone(), ig.clone()];
-        let swapped = [ig, sq.clone()];
+        assert_eq!(host_target_dir(t, false), t.join("lsk/functions"));
+        assert_eq!(host_target_dir(t, true), t.join("lsk/lsk-init"));
+        let dir = host_target_dir(t, false);
+        let mine = kept_dir(&dir, Path::new("/ws"));
+        assert!(mine.starts_with(t.join("lsk/functions/kept")), "{mine:?}");
+        assert_eq!(mine, kept_dir(&dir, Path::new("/ws")));
+        assert_ne!(mine, kept_dir(&dir, Path::new("/other-ws")));
+    }
+
+    #[test]
+    fn a_kept_binary_changes_only_when_the_build_changed_it() {
+        use std::os::unix::fs::MetadataExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let built = dir.path().join("release/square");
+        let kept = dir.path().join("kept/abc/square");
+        std::fs::create_dir_all(built.parent().unwrap()).unwrap();
+        std::fs::write(&built, b"v1").unwrap();
+        keep(&built, &kept).unwrap();
+        assert_eq!(std::fs::read(&kept).unwrap(), b"v1");
+        let modified = |p: &Path| std::fs::metadata(p).unwrap().modified().unwrap();
         assert_eq!(
-            set_target_dir(t, &both, false),
-            t.join("lsk/image-generator+square")
+            modified(&kept),
+            modified(&built),
+            "lsk watch compares times"
         );
+
+        // A fresh build (cargo left the binary alone) keeps the same file.
+        let inode = std::fs::metadata(&kept).unwrap().ino();
+        keep(&built, &kept).unwrap();
+        assert_eq!(std::fs::metadata(&kept).unwrap().ino(), inode);
+
+        // A reader of the kept binary still reads v1 whole when a rebuild puts v2 in place.
+        let mut reader = std::fs::File::open(&kept).unwrap();
+        std::fs::write(&built, b"v2, longer").unwrap();
+        keep(&built, &kept).unwrap();
+        let mut old = Vec::new();
+        std::io::Read::read_to_end(&mut reader, &mut old).unwrap();
+        assert_eq!(old, b"v1");
+        assert_eq!(std::fs::read(&kept).unwrap(), b"v2, longer");
         assert_eq!(
-            set_target_dir(t, &both, false),
-            set_target_dir(t, &swapped, false)
-        );
-        assert_eq!(set_target_dir(t, &[], true), t.join("lsk/lsk-init"));
-        assert_ne!(
-            set_target_dir(t, &[sq], false),
-            set_target_dir(t, &both, false)
-        );
-        let many: Vec<Wanted> = (0..20)
-            .map(|i| {
-                want(
-                    &format!("f{i}"),
-                    &format!("package-number-{i}"),
-                    "b",
-                    Architecture::X86_64,
-                )
-            })
-            .collect();
-        let long = set_target_dir(t, &many, false);
-        assert!(
-            long.file_name()
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .starts_with("set-"),
-            "{long:?}"
+            std::fs::read_dir(kept.parent().unwrap()).unwrap().count(),
+            1,
+            "no temporary copy is left behind"
         );
     }
 

@@ -10,6 +10,7 @@ pub mod backend;
 pub mod build;
 pub mod deploy;
 pub mod error;
+pub mod file_lock;
 pub mod invoke;
 pub mod kinds;
 pub mod kit;

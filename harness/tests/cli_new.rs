@@ -28,7 +28,7 @@ async fn new_makes_a_tested_function_that_deploys_and_answers() {
         &scratch,
         &[
             "new",
-            "hello",
+            "greeter",
             "--url",
             "--sqs",
             "hello-requests",
@@ -38,14 +38,14 @@ async fn new_makes_a_tested_function_that_deploys_and_answers() {
     );
     assert!(made.status.success(), "lsk new failed:\n{}", text(&made));
     assert!(
-        String::from_utf8_lossy(&made.stderr).contains("created lsk.toml with [functions.hello]"),
+        String::from_utf8_lossy(&made.stderr).contains("created lsk.toml with [functions.greeter]"),
         "{}",
         text(&made)
     );
 
     let tests = Command::new(env!("CARGO"))
         .current_dir(&scratch)
-        .args(["test", "-p", "hello"])
+        .args(["test", "-p", "greeter"])
         .env_remove("CARGO_TARGET_DIR")
         .output()
         .expect("cargo test runs");
@@ -61,7 +61,7 @@ async fn new_makes_a_tested_function_that_deploys_and_answers() {
     );
 
     for (args, expected) in [
-        (vec!["new", "hello"], "exists already"),
+        (vec!["new", "greeter"], "exists already"),
         (vec!["new", "Hello_World"], "is not a valid function name"),
     ] {
         let refused = lsk_in(&scratch, &args);
@@ -90,12 +90,15 @@ async fn new_makes_a_tested_function_that_deploys_and_answers() {
         .deploy(&ls)
         .await
         .unwrap_or_else(|e| panic!("deploying the new function: {e}"));
-    let hello = deployed.function("hello").unwrap();
+    let greeter = deployed.function("greeter").unwrap();
     assert_eq!(
-        hello.invoke(&json!({"name": "you"})).await.unwrap(),
+        greeter.invoke(&json!({"name": "you"})).await.unwrap(),
         json!({"message": "hello, you"})
     );
-    let reply = hello.post_json("/", &json!({"name": "url"})).await.unwrap();
+    let reply = greeter
+        .post_json("/", &json!({"name": "url"}))
+        .await
+        .unwrap();
     assert_eq!(
         reply.text(),
         r#"{"message":"hello, url"}"#,

@@ -37,19 +37,27 @@ pub async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {{
 struct Workspace {
     dir: PathBuf,
     backend: &'static str,
+    /// The function (and crate) name. Each story has its own: the stories share a target dir
+    /// and run at once, and cargo gives path crates of one name at one relative path the same
+    /// build output, whichever workspace they are in.
+    function: &'static str,
 }
 
 impl Workspace {
-    /// A workspace with one function `hello` (made by `lsk new`, then given our source).
-    fn new(name: &str, backend: &'static str) -> Workspace {
+    /// A workspace with one function (made by `lsk new`, then given our source).
+    fn new(name: &str, backend: &'static str, function: &'static str) -> Workspace {
         let dir = common::scratch_workspace(name);
-        let ws = Workspace { dir, backend };
-        ws.lsk_ok(&["new", "hello"]);
+        let ws = Workspace {
+            dir,
+            backend,
+            function,
+        };
+        ws.lsk_ok(&["new", function]);
         let manifest = ws.dir.join("lsk.toml");
         let text = std::fs::read_to_string(&manifest).unwrap();
         let text = text.replacen(
-            "[functions.hello]\n",
-            "[functions.hello]\ntimeout = 120\n",
+            &format!("[functions.{function}]\n"),
+            &format!("[functions.{function}]\ntimeout = 120\n"),
             1,
         );
         assert!(text.contains("timeout = 120"), "{text}");
@@ -59,7 +67,10 @@ impl Workspace {
     }
 
     fn source(&self) -> PathBuf {
-        self.dir.join("lambdas/hello/src/lib.rs")
+        self.dir
+            .join("lambdas")
+            .join(self.function)
+            .join("src/lib.rs")
     }
 
     fn write_version(&self, version: &str) {
@@ -80,7 +91,7 @@ impl Workspace {
 
     /// The `version` the function answers with now.
     fn version(&self, payload: &str) -> String {
-        version(&self.dir, self.backend, payload)
+        version(&self.dir, self.backend, self.function, payload)
     }
 }
 
@@ -106,9 +117,9 @@ fn lsk_ok(dir: &Path, backend: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The `version` the function answers `lsk invoke hello --data <payload>` with.
-fn version(dir: &Path, backend: &str, payload: &str) -> String {
-    let out = lsk_ok(dir, backend, &["invoke", "hello", "--data", payload]);
+/// The `version` the function answers `lsk invoke <function> --data <payload>` with.
+fn version(dir: &Path, backend: &str, function: &str, payload: &str) -> String {
+    let out = lsk_ok(dir, backend, &["invoke", function, "--data", payload]);
     let v: serde_json::Value = serde_json::from_str(out.trim())
         .unwrap_or_else(|e| panic!("`lsk invoke` printed no JSON ({e}):\n{out}"));
     v["version"]
@@ -133,7 +144,7 @@ struct Watching {
 impl Watching {
     fn start(ws: &Workspace) -> Watching {
         let mut child = ws
-            .command(&["watch", "hello"])
+            .command(&["watch", ws.function])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -190,16 +201,8 @@ impl Drop for Watching {
     }
 }
 
-/// The two stories build the same crate name into the same shared target directory (so that
-/// neither compiles its dependencies from scratch): one at a time, or one would swap in the
-/// other's binary.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn saves_reach_the_running_function(name: &str, backend: &'static str) {
-    let _turn = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let ws = Workspace::new(name, backend);
+fn saves_reach_the_running_function(name: &str, backend: &'static str, function: &'static str) {
+    let ws = Workspace::new(name, backend, function);
     ws.lsk_ok(&["--port", "0", "up"]);
     assert_eq!(ws.version("{}"), "v1");
 
@@ -212,11 +215,17 @@ fn saves_reach_the_running_function(name: &str, backend: &'static str) {
     let release = ws.dir.join(".lsk/watch/release-the-slow-invoke");
     let dir = ws.dir.clone();
     let payload = format!(r#"{{"wait_for": "{}"}}"#, release.display());
-    let slow = std::thread::spawn(move || version(&dir, backend, &payload));
+    let slow = std::thread::spawn(move || version(&dir, backend, function, &payload));
     std::thread::sleep(Duration::from_millis(1000));
     ws.write_version("v2");
-    watching.wait_for("changed: lambdas/hello/src/lib.rs", Duration::from_secs(30));
-    watching.wait_for("hello: new code in place", Duration::from_secs(300));
+    watching.wait_for(
+        &format!("changed: lambdas/{function}/src/lib.rs"),
+        Duration::from_secs(30),
+    );
+    watching.wait_for(
+        &format!("{function}: new code in place"),
+        Duration::from_secs(300),
+    );
     assert!(
         !slow.is_finished(),
         "the slow invoke must still be running at the swap"
@@ -233,7 +242,7 @@ fn saves_reach_the_running_function(name: &str, backend: &'static str) {
         "the next invoke runs the saved code"
     );
     watching.wait_for(
-        "hello: first invocation on the new code",
+        &format!("{function}: first invocation on the new code"),
         Duration::from_secs(30),
     );
 
@@ -257,8 +266,8 @@ fn saves_reach_the_running_function(name: &str, backend: &'static str) {
     );
     let shown = ws.lsk_ok(&["status"]);
     assert!(
-        shown.contains("watched code from") && shown.contains(".lsk/watch/hello"),
-        "`lsk status` should say hello runs watched code:\n{shown}"
+        shown.contains("watched code from") && shown.contains(&format!(".lsk/watch/{function}")),
+        "`lsk status` should say {function} runs watched code:\n{shown}"
     );
 
     // `lsk deploy` returns it to zipped code, built from the sources as they are.
@@ -268,17 +277,17 @@ fn saves_reach_the_running_function(name: &str, backend: &'static str) {
     let shown = ws.lsk_ok(&["status"]);
     assert!(
         !shown.contains("watched code") && shown.contains(" build"),
-        "after `lsk deploy` hello runs a zipped build again:\n{shown}"
+        "after `lsk deploy` {function} runs a zipped build again:\n{shown}"
     );
 }
 
 #[test]
 fn on_the_native_backend_a_save_reaches_the_next_invoke() {
-    saves_reach_the_running_function("watch-native", "native");
+    saves_reach_the_running_function("watch-native", "native", "watched");
 }
 
 /// Needs a Docker daemon, as the other docker CLI tests (cli_docker.rs).
 #[test]
 fn in_our_container_a_save_reaches_the_next_invoke() {
-    saves_reach_the_running_function("watch-docker", "docker");
+    saves_reach_the_running_function("watch-docker", "docker", "watched-in-docker");
 }

@@ -24,7 +24,8 @@ use std::time::{Duration, Instant};
 
 use common::{root, text};
 
-/// Shared with `cli_new`, whose scratch workspace builds the same `hello` crate.
+/// Shared with `cli_new` and `cli_watch`, whose functions have names of their own: these tests
+/// run at once, and cargo gives path crates of one name at one relative path the same output.
 fn shared_target() -> PathBuf {
     root().join("target/lsk-e2e/new-target")
 }

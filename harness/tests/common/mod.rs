@@ -42,7 +42,9 @@ impl Drop for Down {
 
 /// A fresh Cargo workspace of a user's own at `target/lsk-e2e/<name>`, with this repository's
 /// `Cargo.lock` (versions already downloaded) and a target dir shared by the scratch-workspace
-/// tests and outliving them, so only the workspace's own crates compile on a rerun.
+/// tests and outliving them, so only the workspace's own crates compile on a rerun. Give each
+/// test's functions names no other scratch test uses: cargo gives path crates of one name at one
+/// relative path the same build output, whichever workspace they are in.
 pub fn scratch_workspace(name: &str) -> PathBuf {
     let dir = root().join("target/lsk-e2e").join(name);
     let _ = std::fs::remove_dir_all(&dir);
