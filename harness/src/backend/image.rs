@@ -140,7 +140,7 @@ pub async fn local_image_id(image: &str) -> Option<String> {
 /// Makes the offline base `lsk-base:<suite>` from Debian's packages.
 async fn make_offline_base(root: &Path, tag: &str, why: &str) -> Result<(), BackendError> {
     // Another process may be making the same base: wait for it, then use what it made.
-    let _building = BuildLock::acquire().await?;
+    let _building = image_build_lock().await?;
     if local_image_id(tag).await.is_some() {
         return Ok(());
     }
@@ -369,7 +369,7 @@ pub async fn ensure(
     // One build at a time on this machine: two callers (tests running in parallel, in this
     // process or another) asking for the same tag would each build it. The second one then finds
     // the first one's image.
-    let _building = BuildLock::acquire().await?;
+    let _building = image_build_lock().await?;
     if local_image_id(&tag).await.is_some() {
         progress.note(&format!("image {tag} (built meanwhile)"));
         return Ok(tag);
@@ -421,15 +421,20 @@ pub async fn ensure(
     )
     .await?;
 
+    // What changes most goes in one layer (see the Dockerfile): the plugin and lsk-init.
+    let layer = ctx.join("kit");
     for f in &files {
         let rel = f.strip_prefix(kit.path(PLUGIN)).unwrap_or(f);
-        let dest = ctx.join("plugin").join(rel);
+        let dest = layer.join("tmp/lsk-plugin").join(rel);
         if let Some(parent) = dest.parent() {
             std::fs::create_dir_all(parent).map_err(|e| io_error("creating", parent, e))?;
         }
         std::fs::copy(f, &dest).map_err(|e| io_error("copying", f, e))?;
     }
-    let ctx_init = ctx.join("lsk-init");
+    let ctx_init = layer.join("opt/lsk/bin/lsk-init");
+    if let Some(parent) = ctx_init.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| io_error("creating", parent, e))?;
+    }
     std::fs::copy(init_bin, &ctx_init).map_err(|e| io_error("copying", init_bin, e))?;
 
     phase.update(&format!("docker build {tag} on {base} (--network=none)"));
@@ -437,16 +442,13 @@ pub async fn ensure(
     let ctx_arg = ctx.display().to_string();
     let base_arg = format!("BASE={base}");
     let python_arg = format!("PYTHON_VERSION={python}");
-    let base_label = format!("{BASE_LABEL}={base}");
+    // The Dockerfile labels the image (managed, and BASE_LABEL with the base): a `--label` here
+    // would add a step after the big layers.
     run(
         "docker",
         &[
             "build",
             "--network=none",
-            "--label",
-            MANAGED_LABEL,
-            "--label",
-            &base_label,
             "--build-arg",
             &base_arg,
             "--build-arg",
@@ -505,30 +507,12 @@ fn init_sources(kit: &crate::kit::Kit) -> Result<Vec<(String, Vec<u8>)>, Backend
 /// `lsk-init`'s sources, relative to the kit's root.
 const INIT_SRC: &str = "localstack/init/src";
 
-/// An exclusive lock on `<temp dir>/lsk-image-build.lock`, held while an image builds; the OS
-/// releases it when the process ends, so a crashed build never leaves it taken.
-struct BuildLock(#[allow(dead_code)] std::fs::File);
-
-impl BuildLock {
-    async fn acquire() -> Result<BuildLock, BackendError> {
-        let path = std::env::temp_dir().join("lsk-image-build.lock");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| io_error("opening", &path, e))?;
-        // Blocks until the other build ends: off the async threads. (fs4: std's `File::lock`
-        // needs Rust 1.89, newer than the kit's minimum.)
-        tokio::task::spawn_blocking(move || fs4::FileExt::lock(&file).map(|()| BuildLock(file)))
-            .await
-            .map_err(|e| BackendError::Image {
-                step: "waiting for another image build".into(),
-                detail: e.to_string(),
-                hint: None,
-            })?
-            .map_err(|e| io_error("locking", &path, e))
-    }
+/// Image and base builds take turns on this machine (`<temp dir>/lsk-image-build.lock`).
+async fn image_build_lock() -> Result<crate::file_lock::FileLock, BackendError> {
+    let path = std::env::temp_dir().join("lsk-image-build.lock");
+    crate::file_lock::FileLock::acquire(&path)
+        .await
+        .map_err(|e| io_error("locking", &e.path, e.source))
 }
 
 /// Builds lsk-init and our image (when missing) and tags it `lsk-localstack:latest`, the tag
@@ -555,6 +539,21 @@ pub async fn build_and_tag_latest(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_dockerfile_labels_images_as_lsk_finds_and_prunes_them() {
+        let kit = crate::kit::Kit::for_workspace(&crate::kit::checkout()).unwrap();
+        let dockerfile = std::fs::read_to_string(kit.path(DOCKERFILE)).unwrap();
+        let label = dockerfile
+            .lines()
+            .find(|l| l.starts_with("LABEL "))
+            .expect("the Dockerfile labels the image");
+        assert!(label.contains(&format!(" {MANAGED_LABEL}")), "{label}");
+        assert!(
+            label.contains(&format!(" {BASE_LABEL}=${{BASE}}")),
+            "{label}"
+        );
+    }
 
     #[test]
     fn an_unpacked_kit_names_the_same_image_as_the_checkout() {
