@@ -27,24 +27,39 @@ pub enum UpError {
     #[error(transparent)]
     Start(#[from] Error),
     /// The deploy failed. LocalStack runs on at `endpoint` when it was started detached (as
-    /// `lsk up` does); an attached one has been stopped.
-    #[error("deploy failed; LocalStack keeps running at {endpoint}\n  caused by: {source}")]
+    /// `lsk up` does, `kept_running`); an attached one stops with `up`.
+    #[error("deploy failed; {}\n  caused by: {source}", where_localstack_is(endpoint, *kept_running))]
     Deploy {
         endpoint: String,
+        kept_running: bool,
         #[source]
         source: Error,
     },
+}
+
+fn where_localstack_is(endpoint: &str, kept_running: bool) -> String {
+    if kept_running {
+        format!("LocalStack keeps running at {endpoint}")
+    } else {
+        format!("the LocalStack started for it at {endpoint} was stopped")
+    }
 }
 
 impl UpError {
     pub fn hint(&self) -> Option<String> {
         match self {
             UpError::Start(e) => e.hint(),
-            UpError::Deploy { source, .. } => {
-                Some(source.hint().unwrap_or_else(|| {
+            UpError::Deploy {
+                source,
+                kept_running,
+                ..
+            } => Some(source.hint().unwrap_or_else(|| {
+                if *kept_running {
                     "fix the problem and run `lsk deploy`, or `lsk down`".into()
-                }))
-            }
+                } else {
+                    "fix the problem and run it again".into()
+                }
+            })),
         }
     }
 }
@@ -78,43 +93,46 @@ impl Stack {
         let host_builds = selection.kind == BackendKind::Native
             || (selection.kind == BackendKind::Docker
                 && crate::build::host_runs_in_kit_image().is_ok());
-        let localstack = if host_builds && deploy.target.is_none_or(|t| t == BuildTarget::Host) {
-            let built = self
-                .build(BuildTarget::Host, true, &deploy.progress)
-                .await?;
-            start = start.init_bin(built.init.clone());
-            let packaging = {
-                let stack = self.clone();
-                tokio::task::spawn_blocking(move || stack.package_built(&built))
+        let kept_running = start.detach;
+        let (localstack, deployed) =
+            if host_builds && deploy.target.is_none_or(|t| t == BuildTarget::Host) {
+                let built = self
+                    .build(BuildTarget::Host, true, &deploy.progress)
+                    .await?;
+                start = start.init_bin(built.init.clone());
+                let packaging = {
+                    let stack = self.clone();
+                    tokio::task::spawn_blocking(move || stack.package_built(&built))
+                };
+                let (localstack, packages) =
+                    tokio::join!(LocalStack::start_selected(selection, start), packaging);
+                let localstack = localstack.map_err(Error::from)?;
+                let packages: BTreeMap<String, Package> = match packages {
+                    Ok(p) => p.map_err(UpError::Start)?,
+                    Err(joined) => {
+                        return Err(UpError::Start(Error::Io {
+                            what: "packaging the functions".into(),
+                            source: std::io::Error::other(joined.to_string()),
+                        }));
+                    }
+                };
+                let deployed = self.apply(&localstack, &packages, deploy).await;
+                (localstack, deployed)
+            } else {
+                let localstack = LocalStack::start_selected(selection, start)
+                    .await
+                    .map_err(Error::from)?;
+                let deployed = self.deploy_with(&localstack, deploy).await;
+                (localstack, deployed)
             };
-            let (localstack, packages) =
-                tokio::join!(LocalStack::start_selected(selection, start), packaging);
-            let localstack = localstack.map_err(Error::from)?;
-            let packages: BTreeMap<String, Package> = match packages {
-                Ok(p) => p.map_err(UpError::Start)?,
-                Err(joined) => {
-                    return Err(UpError::Start(Error::Io {
-                        what: "packaging the functions".into(),
-                        source: std::io::Error::other(joined.to_string()),
-                    }));
-                }
-            };
-            let deployed = self.apply(&localstack, &packages, deploy).await;
-            (localstack, deployed)
-        } else {
-            let localstack = LocalStack::start_selected(selection, start)
-                .await
-                .map_err(Error::from)?;
-            let deployed = self.deploy_with(&localstack, deploy).await;
-            (localstack, deployed)
-        };
-        match localstack {
-            (localstack, Ok(deployed)) => Ok(Up {
+        match deployed {
+            Ok(deployed) => Ok(Up {
                 localstack,
                 deployed,
             }),
-            (localstack, Err(source)) => Err(UpError::Deploy {
+            Err(source) => Err(UpError::Deploy {
                 endpoint: localstack.endpoint().to_owned(),
+                kept_running,
                 source,
             }),
         }
@@ -127,21 +145,27 @@ mod tests {
 
     #[test]
     fn a_failed_deploy_says_where_localstack_runs_and_keeps_its_cause_and_hint() {
-        let failed = UpError::Deploy {
+        let failed = |kept_running| UpError::Deploy {
             endpoint: "http://127.0.0.1:4566".into(),
+            kept_running,
             source: Error::NotDeployed {
                 kind: "function",
                 name: "square".into(),
             },
         };
-        assert!(std::error::Error::source(&failed).is_some());
+        let (detached, attached) = (failed(true), failed(false));
+        assert!(std::error::Error::source(&detached).is_some());
         assert_eq!(
-            failed.to_string(),
+            detached.to_string(),
             "deploy failed; LocalStack keeps running at http://127.0.0.1:4566\n  caused by: function `square` is in the manifest but not deployed"
         );
         assert_eq!(
-            failed.hint().as_deref(),
+            detached.hint().as_deref(),
             Some("run `lsk deploy` (or `lsk up`)")
+        );
+        assert_eq!(
+            attached.to_string(),
+            "deploy failed; the LocalStack started for it at http://127.0.0.1:4566 was stopped\n  caused by: function `square` is in the manifest but not deployed"
         );
     }
 }
