@@ -13,6 +13,9 @@ ARGS     ?=
 # The end-to-end tests mostly wait on LocalStack (a schedule's next minute, visibility timeouts,
 # retries): more test threads than cores overlap the waits. TEST_THREADS=1 runs one at a time.
 TEST_THREADS ?= 4
+# And TEST_JOBS test binaries at a time (tests/run_all.py); ARGS given: one plain `cargo test`.
+TEST_JOBS ?= 3
+TEST_FEATURES := image-generator/client,image-generator/bedrock
 
 .PHONY: help local-up local-down deploy status test test-py313 invoke image docker-image logs bench bench-tools lint clean install lock
 
@@ -47,7 +50,11 @@ image: ## Queue a prompt, wait for the PNG, save it under out/: make image PROMP
 		--queue-name image-requests --prompt "$(PROMPT)" --wait --bucket lsk-images --out out $(ARGS)
 
 test: install ## Run every test: unit tests and end to end against LocalStack (started automatically)
-	@RUST_TEST_THREADS=$(TEST_THREADS) cargo test --workspace --features image-generator/client,image-generator/bedrock $(ARGS)
+	@export RUST_TEST_THREADS=$(TEST_THREADS); if [ -n "$(ARGS)" ]; then \
+	  cargo test --features $(TEST_FEATURES) $(ARGS); \
+	else \
+	  python3 tests/run_all.py --features $(TEST_FEATURES) --jobs $(TEST_JOBS); \
+	fi
 
 test-py313: install ## Only the Python 3.13 run: our image on a Debian trixie base made offline (make test runs it too)
 	@cargo test -p lsk-e2e --test docker python_3_13 $(ARGS)
@@ -58,7 +65,7 @@ docker-image: install ## Build our LocalStack image (the docker backend's) and t
 # The venv install (mostly downloads) runs beside the compile (CPU) on a fresh clone.
 bench: ## Measure the kit (medians, ratios) and write target/bench/
 	@bash localstack/install.sh & install=$$!; \
-	cargo build --profile bench-tools -p lsk -p lsk-e2e --bin lsk --bin lsk-bench; built=$$?; \
+	cargo build --profile bench-tools -p lsk -p lsk-bench --bin lsk --bin lsk-bench; built=$$?; \
 	wait $$install || { echo "make bench: installing LocalStack failed (see above)" >&2; exit 1; }; \
 	[ $$built -eq 0 ] || exit $$built
 	@target/bench-tools/lsk-bench $(ARGS)
@@ -70,8 +77,8 @@ bench-tools: install ## Install the pinned cargo-lambda + zig (localstack/build-
 lint: install ## rustfmt check, clippy (every feature) with warnings as errors, ruff on the Python plugin (CI runs it before make test)
 	@cargo fmt --all -- --check
 	@cargo clippy --workspace --all-targets --all-features -- -D warnings
-	@.lsk/venv/bin/ruff check localstack/plugin
-	@.lsk/venv/bin/ruff format --check localstack/plugin
+	@.lsk/venv/bin/ruff check localstack/plugin tests/run_all.py
+	@.lsk/venv/bin/ruff format --check localstack/plugin tests/run_all.py
 
 clean: ## Stop everything and remove build outputs and local state (.lsk)
 	-@$(LSK) down --purge 2>/dev/null

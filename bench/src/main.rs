@@ -181,7 +181,7 @@ impl Ctx {
                     Err(_) => Path::new(env!("CARGO_MANIFEST_DIR"))
                         .parent()
                         .map(Path::to_path_buf)
-                        .ok_or_else(|| anyhow!("no workspace root above the tests crate"))?,
+                        .ok_or_else(|| anyhow!("no workspace root above the bench crate"))?,
                 }
             }
         };

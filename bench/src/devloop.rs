@@ -46,7 +46,7 @@ fn cargo() -> String {
 
 /// Builds the `lsk` CLI in the project (profile `bench-tools`) and returns its path.
 ///
-/// The same package set as `make bench` builds (`-p lsk -p lsk-e2e`): cargo unifies features
+/// The same package set as `make bench` builds (`-p lsk -p lsk-bench`): cargo unifies features
 /// per set, so building `-p lsk` alone would recompile the AWS SDK a second time.
 pub async fn build_cli(root: &Path, bench_dir: &Path) -> Result<PathBuf> {
     let args = [
@@ -56,7 +56,7 @@ pub async fn build_cli(root: &Path, bench_dir: &Path) -> Result<PathBuf> {
         "-p",
         "lsk",
         "-p",
-        "lsk-e2e",
+        "lsk-bench",
         "--bin",
         "lsk",
         "--message-format=json-render-diagnostics",
@@ -105,7 +105,7 @@ pub async fn build_cli(root: &Path, bench_dir: &Path) -> Result<PathBuf> {
         .ok_or_else(|| anyhow!("cargo built lsk but reported no executable"))
 }
 
-/// Gives the copy's empty build dirs a copy of the project's (`<target>/lsk/<set>`, made by the
+/// Gives the copy's empty build dirs a copy of the project's (`<target>/lsk/*`, made by the
 /// bench's own deploy a moment earlier), timestamps kept. With the sources copied with their
 /// mtimes too, cargo in the copy finds them fresh: the first `lsk up` there compiles nothing,
 /// instead of the AWS SDK and every function once more (minutes on a fresh clone).
