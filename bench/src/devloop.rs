@@ -287,6 +287,18 @@ pub async fn prepare(
     write_if_changed(&dir.join("Cargo.lock"), &fs::read(root.join("Cargo.lock"))?)?;
     let manifest = dir.join("lsk.toml");
     write_if_changed(&manifest, &fs::read(&stack.manifest().path)?)?;
+    // Files the manifest reads, at the same paths relative to it.
+    for machine in stack.manifest().state_machines.values() {
+        let from = &machine.definition_path;
+        let to = dir.join(&machine.definition_file);
+        if let Some(parent) = to.parent() {
+            fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        }
+        write_if_changed(
+            &to,
+            &fs::read(from).with_context(|| format!("reading {}", from.display()))?,
+        )?;
+    }
 
     // What the native backend needs next to the manifest.
     let ls = root.join("localstack");

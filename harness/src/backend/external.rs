@@ -2,7 +2,7 @@
 //! at `GET /_localstack/health`. Also used by the other backends to wait for readiness.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -143,30 +143,6 @@ pub async fn kit_info(endpoint: &str) -> Option<KitInfo> {
         return None;
     }
     response.json::<KitInfo>().await.ok()
-}
-
-/// Polls health until the needed services are usable or `within` has passed.
-pub async fn wait_healthy(endpoint: &str, within: Duration) -> Result<Health, BackendError> {
-    let deadline = Instant::now() + within;
-    loop {
-        let last = match health(endpoint, Duration::from_secs(2)).await {
-            Ok(h) => {
-                let bad = h.unusable(NEEDED_SERVICES);
-                if bad.is_empty() {
-                    return Ok(h);
-                }
-                format!("services not ready: {}", bad.join(", "))
-            }
-            Err(e) => e.to_string(),
-        };
-        if Instant::now() >= deadline {
-            return Err(BackendError::Unhealthy {
-                endpoint: endpoint.to_owned(),
-                detail: format!("not ready after {} s; last: {last}", within.as_secs()),
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
 }
 
 /// Checks an existing LocalStack once: reachable and offering what a stack needs.

@@ -14,6 +14,7 @@ pub mod docker;
 pub mod external;
 pub mod image;
 pub mod native;
+pub mod ready;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -838,7 +839,12 @@ impl LocalStack {
             );
             phase.update(&format!("docker run {} ({image})", spec.name));
             let record = docker::start_detached(&spec, flavour, &opts.state_dir).await?;
-            let health = match external::wait_healthy(&endpoint, Duration::from_secs(180)).await {
+            let ready = ready::Wait::new(
+                &endpoint,
+                ready::WaitFor::Services(external::NEEDED_SERVICES),
+                Duration::from_secs(180),
+            );
+            let health = match ready.until_ready(|| None).await {
                 Ok(h) => h,
                 Err(e) => {
                     let logs = docker::logs_tail(&record.id).await;
@@ -881,20 +887,14 @@ impl LocalStack {
         let mut container = docker::AttachedContainer::start_testcontainers(&spec, &log).await?;
         #[cfg(not(feature = "testcontainers"))]
         let mut container = docker::AttachedContainer::start(&spec, &log).await?;
-        let ready = {
-            let wait = external::wait_healthy(&endpoint, Duration::from_secs(180));
-            tokio::pin!(wait);
-            loop {
-                tokio::select! {
-                    r = &mut wait => break r.map_err(|e| e.to_string()),
-                    _ = tokio::time::sleep(Duration::from_millis(250)) => {
-                        if let Some(why) = container.exited() {
-                            break Err(why);
-                        }
-                    }
-                }
-            }
-        };
+        let ready = ready::Wait::new(
+            &endpoint,
+            ready::WaitFor::Services(external::NEEDED_SERVICES),
+            Duration::from_secs(180),
+        )
+        .until_ready(|| container.exited())
+        .await
+        .map_err(|e| e.to_string());
         let health = match ready {
             Ok(h) => h,
             Err(detail) => {

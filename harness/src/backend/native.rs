@@ -15,7 +15,7 @@ use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use serde::{Deserialize, Serialize};
@@ -234,46 +234,30 @@ impl NativeLocalStack {
     }
 
     async fn wait_healthy(&self, child: &mut Child) -> Result<(), NativeError> {
+        use super::ready::{NotReady, Wait, WaitFor};
         let timeout = std::env::var("LSK_START_TIMEOUT")
             .ok()
             .and_then(|s| s.parse().ok())
             .map(Duration::from_secs)
             .unwrap_or(Duration::from_secs(120));
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(2))
-            .no_proxy()
-            .build()
-            .map_err(|e| NativeError::Io {
-                what: "building the health-check client".into(),
-                source: std::io::Error::other(e),
-            })?;
-        let url = format!("{}/_localstack/health", self.endpoint);
-        let start = Instant::now();
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Err(NativeError::Exited {
-                    status: status.to_string(),
-                    log: self.log.clone(),
-                    tail: tail(&self.log, 30),
-                });
-            }
-            if let Ok(resp) = client.get(&url).send().await
-                && resp.status().is_success()
-                && let Ok(body) = resp.json::<serde_json::Value>().await
-                && body["services"]["lambda"]
-                    .as_str()
-                    .is_some_and(|s| s == "running" || s == "available")
-            {
-                return Ok(());
-            }
-            if start.elapsed() > timeout {
-                return Err(NativeError::Unhealthy {
-                    secs: timeout.as_secs(),
-                    log: self.log.clone(),
-                    tail: tail(&self.log, 30),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        let wait = Wait::new(
+            &self.endpoint,
+            WaitFor::Services(super::external::NEEDED_SERVICES),
+            timeout,
+        );
+        let gone = || child.try_wait().ok().flatten().map(|s| s.to_string());
+        match wait.until_ready(gone).await {
+            Ok(_) => Ok(()),
+            Err(NotReady::Gone(status)) => Err(NativeError::Exited {
+                status,
+                log: self.log.clone(),
+                tail: tail(&self.log, 30),
+            }),
+            Err(NotReady::TimedOut { within, .. }) => Err(NativeError::Unhealthy {
+                secs: within.as_secs(),
+                log: self.log.clone(),
+                tail: tail(&self.log, 30),
+            }),
         }
     }
 
