@@ -362,7 +362,7 @@ pub async fn container_phases(
         report.fail_section(Section::Docker, &format!("our image: {e:#}"));
         return;
     }
-    if let Err(why) = lsk::build::host_runs_in_kit_image() {
+    if let Err(why) = lsk::build::host_runs_in_kit_image().await {
         let why = format!(
             "skipped: the functions the bench built on this host do not run in the image ({why})"
         );

@@ -29,6 +29,8 @@ pub enum Section {
     Devloop,
     /// cargo-lambda's emulator serving square (only if installed)
     Anchor,
+    /// the executor's HTTP/1.1 reader, its own against h11: two LocalStacks measured in turns
+    Reader,
     /// our LocalStack image in a container: image build, Ready, warm invoke beside native, cold
     /// start, memory, `lsk up --backend docker` (skipped where no Docker daemon answers)
     Docker,
@@ -135,6 +137,42 @@ pub const ROWS: &[RowSpec] = &[
         section: Section::Cold,
         label: "  cold after reap minus warm (p50)",
         what: "cold-after-reap p50 minus the warm invoke API p50 of the main LocalStack",
+    },
+    RowSpec {
+        id: "reader_own_api",
+        section: Section::Reader,
+        label: "reader: warm invoke API, the executor's own reader",
+        what: "a LocalStack with LSK_EXECUTOR_HTTP=own (the default) and one with LSK_EXECUTOR_HTTP=h11, both running, the full stack deployed in each; the floor's Invoke measured in two turns each (own, h11, own, h11), half the floor's samples per turn",
+    },
+    RowSpec {
+        id: "reader_h11_api",
+        section: Section::Reader,
+        label: "reader: warm invoke API, h11",
+        what: "the same samples against the LocalStack whose executor frames requests and reads answers with h11",
+    },
+    RowSpec {
+        id: "reader_ratio_api",
+        section: Section::Reader,
+        label: "  reader: h11 / own warm invoke p50",
+        what: "h11 p50 divided by the own reader's p50 of the same turns (above 1: h11 is slower)",
+    },
+    RowSpec {
+        id: "reader_own_tput_8",
+        section: Section::Reader,
+        label: "reader: invokes/s, 8 clients, own reader",
+        what: "square invokes per second from 8 kept-alive clients against the own-reader LocalStack (two turns, as above, each half the throughput duration)",
+    },
+    RowSpec {
+        id: "reader_h11_tput_8",
+        section: Section::Reader,
+        label: "reader: invokes/s, 8 clients, h11",
+        what: "the same against the h11 LocalStack",
+    },
+    RowSpec {
+        id: "reader_ratio_tput_8",
+        section: Section::Reader,
+        label: "  reader: h11 / own invokes/s",
+        what: "h11 invokes per second divided by the own reader's (below 1: h11 is slower)",
     },
     RowSpec {
         id: "pipeline_secs",
@@ -698,6 +736,7 @@ pub fn section_name(s: Section) -> &'static str {
         Section::Devloop => "devloop",
         Section::Anchor => "anchor",
         Section::Docker => "docker",
+        Section::Reader => "reader",
     }
 }
 

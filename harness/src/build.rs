@@ -60,17 +60,25 @@ pub fn parse_glibc(text: &str) -> Option<(u32, u32)> {
 
 /// Whether binaries built on this host run in our image: Linux, and a glibc no newer than
 /// the image's (a binary links against the glibc of the machine that built it). `Err` says why not.
-pub fn host_runs_in_kit_image() -> Result<(), String> {
+/// Asked once per process: the host does not change under us.
+pub async fn host_runs_in_kit_image() -> Result<(), String> {
+    static ANSWER: tokio::sync::OnceCell<Result<(), String>> = tokio::sync::OnceCell::const_new();
+    ANSWER.get_or_init(ask_host_glibc).await.clone()
+}
+
+async fn ask_host_glibc() -> Result<(), String> {
     if !cfg!(target_os = "linux") {
         return Err(format!(
             "this host is {}, and the image runs Linux binaries",
             std::env::consts::OS
         ));
     }
-    let out = std::process::Command::new("getconf")
+    let out = tokio::process::Command::new("getconf")
         .arg("GNU_LIBC_VERSION")
+        .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .output()
+        .await
         .map_err(|e| format!("`getconf GNU_LIBC_VERSION` could not run: {e}"))?;
     let text = String::from_utf8_lossy(&out.stdout);
     match parse_glibc(&text) {
@@ -1103,7 +1111,7 @@ async fn build_lambda(
 /// Builds `lsk-init` for our LocalStack image: a host build where it runs there (see
 /// [`host_runs_in_kit_image`]), else through cargo-lambda for an old glibc baseline.
 pub async fn build_init_for_image(root: &Path, progress: &Progress) -> Result<PathBuf, BuildError> {
-    if host_runs_in_kit_image().is_ok() {
+    if host_runs_in_kit_image().await.is_ok() {
         return build_init(root, progress).await;
     }
     let ws = workspace(root).await?;

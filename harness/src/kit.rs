@@ -111,6 +111,17 @@ impl Kit {
         self.root.join(rel)
     }
 
+    /// The dependency lock `lsk-init` builds with: the checkout's `Cargo.lock` as it is now, or
+    /// the one an unpacked kit was written with. Not the unpacked file: the first build there
+    /// rewrites it (cargo drops the entries lsk-init does not need), and what names an image
+    /// must not change because something was built.
+    pub fn init_lock(&self) -> std::io::Result<Vec<u8>> {
+        match self.origin {
+            Origin::Checkout => fs::read(self.path("Cargo.lock")),
+            Origin::Embedded => Ok(embedded::WORKSPACE_LOCK.as_bytes().to_vec()),
+        }
+    }
+
     /// `lsk-init`'s manifest: a member of the checkout's workspace, or standalone (with its own
     /// `[workspace]` and `Cargo.lock`) in an unpacked kit.
     pub fn init_manifest(&self) -> PathBuf {

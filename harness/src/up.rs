@@ -92,7 +92,7 @@ impl Stack {
         // this host's glibc is no newer than the image's.
         let host_builds = selection.kind == BackendKind::Native
             || (selection.kind == BackendKind::Docker
-                && crate::build::host_runs_in_kit_image().is_ok());
+                && crate::build::host_runs_in_kit_image().await.is_ok());
         let kept_running = start.detach;
         let (localstack, deployed) =
             if host_builds && deploy.target.is_none_or(|t| t == BuildTarget::Host) {

@@ -162,7 +162,7 @@ pub async fn watch(
     let target = match opts.target {
         Some(t) => t,
         None => {
-            let (t, note) = stack.build_target_for(localstack);
+            let (t, note) = stack.build_target_for(localstack).await;
             if let Some(n) = note {
                 opts.progress.note(&format!("note: {n}"));
             }

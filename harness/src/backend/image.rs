@@ -496,11 +496,10 @@ fn init_sources(kit: &crate::kit::Kit) -> Result<Vec<(String, Vec<u8>)>, Backend
             .to_string();
         parts.push((rel, read(&f)?));
     }
-    let lock = match kit.origin() {
-        crate::kit::Origin::Checkout => kit.path("Cargo.lock"),
-        crate::kit::Origin::Embedded => kit.path("localstack/init/Cargo.lock"),
-    };
-    parts.push(("Cargo.lock".to_owned(), read(&lock)?));
+    let lock = kit
+        .init_lock()
+        .map_err(|e| io_error("reading lsk-init's Cargo.lock in", kit.root(), e))?;
+    parts.push(("Cargo.lock".to_owned(), lock));
     Ok(parts)
 }
 
@@ -569,6 +568,20 @@ mod tests {
         assert!(names.contains(&"localstack/init/src/main.rs"), "{names:?}");
         assert!(names.contains(&"Cargo.lock"), "{names:?}");
         assert_eq!(here, there);
+        // The first build of lsk-init in the unpacked kit trims its lock: the image stays the same.
+        let lock = unpacked.path("localstack/init/Cargo.lock");
+        let full = std::fs::read_to_string(&lock).unwrap();
+        let trimmed = full
+            .split("\n[[package]]")
+            .take(3)
+            .collect::<Vec<_>>()
+            .join("\n[[package]]");
+        std::fs::write(&lock, trimmed).unwrap();
+        assert_eq!(
+            init_sources(&unpacked).unwrap(),
+            here,
+            "after cargo trimmed the lock"
+        );
     }
 
     #[test]

@@ -168,7 +168,7 @@ impl NativeLocalStack {
         if let Some((pid, endpoint)) = find_detached(&cfg.state_dir) {
             return Err(NativeError::AlreadyRunning { pid, endpoint });
         }
-        let port = reserve_port(cfg.port)?;
+        let port = reserve_port(cfg.port).await?;
         let endpoint = format!("http://127.0.0.1:{port}");
 
         let state = &cfg.state_dir;
@@ -396,7 +396,7 @@ fn localstack_env(cfg: &NativeConfig, port: u16) -> Vec<(String, String)> {
 }
 
 /// Checks that `port` is free on 127.0.0.1 (0: picks a free one) and returns it.
-fn reserve_port(port: u16) -> Result<u16, NativeError> {
+async fn reserve_port(port: u16) -> Result<u16, NativeError> {
     match TcpListener::bind(("127.0.0.1", port)) {
         Ok(l) => l
             .local_addr()
@@ -405,6 +405,7 @@ fn reserve_port(port: u16) -> Result<u16, NativeError> {
         Err(_) => Err(NativeError::PortInUse {
             port,
             by: procs::listener_of(port)
+                .await
                 .map(|who| format!(" by {who}"))
                 .unwrap_or_default(),
         }),
@@ -621,14 +622,14 @@ mod tests {
         assert!(!python_supported(3, 10) && !python_supported(3, 14) && !python_supported(2, 7));
     }
 
-    #[test]
-    fn busy_port_is_reported_with_its_owner() {
+    #[tokio::test]
+    async fn busy_port_is_reported_with_its_owner() {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
-        let err = reserve_port(port).unwrap_err().to_string();
+        let err = reserve_port(port).await.unwrap_err().to_string();
         assert!(err.contains(&format!("port {port}")), "{err}");
         assert!(err.contains("--port"), "{err}");
-        assert_ne!(reserve_port(0).unwrap(), 0);
+        assert_ne!(reserve_port(0).await.unwrap(), 0);
     }
 
     #[test]

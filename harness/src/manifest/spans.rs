@@ -84,6 +84,23 @@ fn span_of(root: &Spanned<DeTable<'_>>, path: &[Seg]) -> Option<Range<usize>> {
     span
 }
 
+/// Whether `span` is exactly a key's own span: serde reports an unknown field there, and every
+/// other error (a wrong type or value, a missing field) at a value or its table.
+fn is_key_span(root: &Spanned<DeTable<'_>>, span: &Range<usize>) -> bool {
+    fn in_value(value: &DeValue<'_>, span: &Range<usize>) -> bool {
+        match value {
+            DeValue::Table(t) => in_table(t, span),
+            DeValue::Array(a) => a.iter().any(|item| in_value(item.get_ref(), span)),
+            _ => false,
+        }
+    }
+    fn in_table(t: &DeTable<'_>, span: &Range<usize>) -> bool {
+        t.iter()
+            .any(|(k, v)| k.span() == *span || in_value(v.get_ref(), span))
+    }
+    in_table(root.get_ref(), span)
+}
+
 /// The key path whose key or value contains `offset`.
 fn path_at(root: &Spanned<DeTable<'_>>, offset: usize) -> Vec<Seg> {
     fn in_value(value: &DeValue<'_>, offset: usize, path: &mut Vec<Seg>) {
@@ -173,6 +190,7 @@ impl Collector<'_, '_> {
     /// A serde error from deserializing the entry at `base`.
     fn serde(&mut self, base: &[Seg], err: &toml::de::Error) {
         let message = err.message().trim().to_owned();
+        let unknown = err.span().is_some_and(|s| is_key_span(self.root, &s));
         match err.span() {
             Some(span) => {
                 let mut path = path_at(self.root, span.start);
@@ -182,11 +200,11 @@ impl Collector<'_, '_> {
                 // An unknown field's span is the key itself, so `path` already names it.
                 self.issues.push(Issue {
                     key: render_path(&path),
-                    message: explain_serde(&message),
+                    message: explain_serde(&message, unknown),
                     position: Some(line_col(self.src, span.start)),
                 });
             }
-            None => self.at(base, explain_serde(&message)),
+            None => self.at(base, explain_serde(&message, unknown)),
         }
     }
 }
@@ -221,7 +239,7 @@ impl Collector<'_, '_> {
                 Ok(v) => return Some(v),
                 Err(err) => {
                     self.serde(base, &err);
-                    let unknown = err.message().starts_with("unknown field");
+                    let unknown = err.span().is_some_and(|s| is_key_span(self.root, &s));
                     let path = err.span().map(|s| path_at(self.root, s.start));
                     let removed = match (unknown, path) {
                         (true, Some(p)) if p.len() > base.len() && p.starts_with(base) => {
@@ -239,8 +257,8 @@ impl Collector<'_, '_> {
     }
 }
 
-fn explain_serde(message: &str) -> String {
-    if message.starts_with("unknown field") {
+fn explain_serde(message: &str, unknown_key: bool) -> String {
+    if unknown_key {
         format!("{message} (check the spelling; the keys are listed in harness/README.md)")
     } else {
         message.to_owned()

@@ -387,6 +387,40 @@ fn unknown_key_is_named_with_its_path_and_position() {
 }
 
 #[test]
+fn unknown_keys_get_the_spelling_hint_and_a_wrong_type_does_not() {
+    // A misspelt scalar key and a misspelt table key in one entry: both are reported (the first
+    // does not hide the second), each with the hint. A wrong type is reported without it.
+    let src = "[functions.square]\npackage = \"square\"\ntimout = 5\n\
+               [functions.square.urll]\nauth = \"NONE\"\n";
+    let all = issues(src);
+    let hint = "check the spelling";
+    for key in ["functions.square.timout", "functions.square.urll"] {
+        let issue = all.iter().find(|i| i.key == key);
+        assert!(
+            issue.is_some_and(|i| i.message.contains(hint)),
+            "{key} should be reported as unknown, with the hint: {all:#?}"
+        );
+    }
+    let wrong_type = issues("[functions.square]\npackage = \"square\"\nmemory = \"big\"\n");
+    assert!(
+        wrong_type
+            .iter()
+            .any(|i| i.key == "functions.square.memory" && !i.message.contains(hint)),
+        "a wrong type is reported, without the spelling hint: {wrong_type:#?}"
+    );
+}
+
+#[test]
+fn a_missing_key_in_a_header_table_is_not_taken_for_an_unknown_one() {
+    let all = issues("[functions.square]\ntimeout = 5\n");
+    assert!(
+        all.iter()
+            .any(|i| i.message.contains("package") && !i.message.contains("check the spelling")),
+        "the missing `package` is reported as missing: {all:#?}"
+    );
+}
+
+#[test]
 fn unknown_nested_key_is_named_with_its_full_path() {
     let src = "[functions.square]\npackage = \"square\"\nurl = { auth = \"NONE\", cors = { allow_origin = [\"*\"] } }\n";
     assert_issue(

@@ -115,12 +115,12 @@ impl Stack {
     }
 
     /// How binaries must be built for `localstack`, and a note when it had to guess.
-    pub fn build_target_for(&self, localstack: &LocalStack) -> (BuildTarget, Option<String>) {
+    pub async fn build_target_for(&self, localstack: &LocalStack) -> (BuildTarget, Option<String>) {
         match localstack.backend() {
             BackendKind::Native => (BuildTarget::Host, None),
             // Our image is Debian bookworm: a host build runs there when this host is Linux
             // with a glibc no newer than bookworm's; otherwise cargo-lambda builds for an old glibc.
-            BackendKind::Docker => match build::host_runs_in_kit_image() {
+            BackendKind::Docker => match build::host_runs_in_kit_image().await {
                 Ok(()) => (BuildTarget::Host, None),
                 Err(why) => (
                     BuildTarget::Lambda,
@@ -196,7 +196,7 @@ impl Stack {
         let target = match opts.target {
             Some(t) => t,
             None => {
-                let (t, note) = self.build_target_for(localstack);
+                let (t, note) = self.build_target_for(localstack).await;
                 if let Some(n) = note {
                     opts.progress.note(&format!("note: {n}"));
                 }

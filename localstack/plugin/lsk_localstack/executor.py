@@ -22,6 +22,7 @@ import time
 import weakref
 from pathlib import Path
 
+import h11
 from localstack import config
 from localstack.services.lambda_.invocation.executor_endpoint import (
     ExecutorEndpoint,
@@ -64,6 +65,22 @@ PAYLOAD_LENGTH_HEADER = "x-lsk-payload-length"
 # lsk-init's own settings, passed through from LocalStack's environment when set:
 # LSK_INIT_LOG (its log filter), LSK_INIT_FS (`host` turns the /var/task view off).
 INIT_SETTINGS = (LOG_ENV, FS_ENV)
+
+
+# How the executor writes requests to lsk-init and reads its answers: "own", a reader for what
+# lsk-init (hyper) writes and nothing else; "h11", the h11 library's HTTP/1.1 state machine.
+# `make bench` times both in one run (its `reader` rows); see ARCHITECTURE.md for the figures.
+HTTP_READERS = ("own", "h11")
+HTTP_READER_ENV = "LSK_EXECUTOR_HTTP"
+
+
+def http_reader() -> str:
+    reader = os.environ.get(HTTP_READER_ENV, "own") or "own"
+    if reader not in HTTP_READERS:
+        raise LambdaRuntimeException(
+            f"{HTTP_READER_ENV}={reader!r} is not one of {', '.join(HTTP_READERS)}"
+        )
+    return reader
 
 
 def result_mode() -> str:
@@ -123,16 +140,21 @@ class InitConnection:
 
     The stock endpoint opens a new `requests` connection per invoke; this is the hot path of
     every invocation, so the socket is kept and each request leaves in one write (no Nagle or
-    delayed-ACK stalls). The answer is read by hand rather than with `http.client`, whose
-    header parsing (the `email` package) took more of LocalStack's GIL per invoke than the rest
-    of this executor (py-spy). It only has to read what lsk-init (hyper) writes: a status line,
-    headers, and a body with a Content-Length."""
+    delayed-ACK stalls). By default (`reader="own"`) the answer is read by hand rather than with
+    `http.client`, whose header parsing (the `email` package) took more of LocalStack's GIL per
+    invoke than the rest of this executor (py-spy); it only has to read what lsk-init (hyper)
+    writes: a status line, headers, and a body with a Content-Length. `reader="h11"` frames both
+    directions with h11 instead, so the two can be compared in one bench run."""
 
-    def __init__(self, host: str, port: int):
+    def __init__(self, host: str, port: int, reader: str = "own"):
+        if reader not in HTTP_READERS:
+            raise ValueError(f"reader {reader!r} is not one of {', '.join(HTTP_READERS)}")
         self.host = host
         self.port = port
+        self._reader = reader
         self._sock: socket.socket | None = None
         self._buf = b""
+        self._h11: h11.Connection | None = None
 
     def _connect(self) -> socket.socket:
         # An inline answer comes when the function is done: wait as long as LocalStack would.
@@ -145,13 +167,12 @@ class InitConnection:
     ) -> tuple[int, dict[str, str], bytes]:
         """POSTs `payload`; returns status, headers (lower-case names) and body of the answer."""
         body = json.dumps(payload).encode()
-        head = (
-            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-            + "".join(f"{k}: {v}\r\n" for k, v in (extra_headers or {}).items())
-            + "\r\n"
-        )
-        request = head.encode("latin-1") + body
+        headers = [
+            ("Host", f"{self.host}:{self.port}"),
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            *(extra_headers or {}).items(),
+        ]
         # Never send a request twice once it may have reached the init: it would run the
         # invocation twice. A kept-alive socket the init closed while idle is replaced before
         # sending; a send that fails part-way is retried once on a fresh connection (the init
@@ -163,19 +184,38 @@ class InitConnection:
             if self._sock is None:
                 self._sock = self._connect()
                 self._buf = b""
+                self._h11 = h11.Connection(h11.CLIENT) if self._reader == "h11" else None
             try:
-                self._sock.sendall(request)
+                self._sock.sendall(self._request(path, headers, body))
             except OSError:
                 self.close()
                 if fresh or attempt == 1:
                     raise
                 continue
             try:
+                if self._h11 is not None:
+                    return self._read_answer_h11()
                 return self._read_answer()
             except OSError:
                 self.close()
                 raise
         raise AssertionError("unreachable")
+
+    def _request(self, path: str, headers: list[tuple[str, str]], body: bytes) -> bytes:
+        if self._h11 is not None:
+            try:
+                return b"".join(
+                    self._h11.send(event)
+                    for event in (
+                        h11.Request(method="POST", target=path, headers=headers),
+                        h11.Data(data=body),
+                        h11.EndOfMessage(),
+                    )
+                )
+            except h11.LocalProtocolError as e:
+                raise InitProtocolError(f"cannot frame the request to lsk-init: {e}") from e
+        head = f"POST {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
+        return head.encode("latin-1") + body
 
     def _recv(self) -> bytes:
         chunk = self._sock.recv(262144)
@@ -216,6 +256,31 @@ class InitConnection:
             self.close()
         return int(code), headers, data[:size]
 
+    def _read_answer_h11(self) -> tuple[int, dict[str, str], bytes]:
+        conn = self._h11
+        status, headers, parts = 0, {}, []
+        try:
+            while True:
+                event = conn.next_event()
+                if event is h11.NEED_DATA:
+                    conn.receive_data(self._recv())
+                elif isinstance(event, h11.Response):
+                    status = event.status_code
+                    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in event.headers}
+                elif isinstance(event, h11.Data):
+                    parts.append(event.data)
+                elif isinstance(event, h11.EndOfMessage):
+                    break
+                elif isinstance(event, h11.ConnectionClosed):
+                    raise ConnectionResetError("lsk-init closed the connection")
+            if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
+                conn.start_next_cycle()
+            else:
+                self.close()
+        except h11.RemoteProtocolError as e:
+            raise InitProtocolError(f"lsk-init's answer is not HTTP/1.1: {e}") from e
+        return status, headers, b"".join(parts)
+
     def close(self) -> None:
         if self._sock is not None:
             try:
@@ -223,21 +288,23 @@ class InitConnection:
             finally:
                 self._sock = None
                 self._buf = b""
+                self._h11 = None
 
 
 class ProcessExecutorEndpoint(ExecutorEndpoint):
     """LocalStack's callback endpoint, with invokes sent over a kept-alive connection."""
 
-    def __init__(self, executor_id: str, mode: str = "inline"):
+    def __init__(self, executor_id: str, mode: str = "inline", reader: str = "own"):
         super().__init__(executor_id, container_address=None, container_port=None)
         self._lock = threading.Lock()
         self._init_conn: InitConnection | None = None
         self._mode = mode
+        self._reader = reader
 
     def connect_to(self, host: str, port: int) -> None:
         self.container_address = host
         self.container_port = port
-        self._init_conn = InitConnection(host, port)
+        self._init_conn = InitConnection(host, port, self._reader)
 
     def invoke(self, payload: dict[str, str]) -> InvocationResult:
         from concurrent.futures import Future
@@ -299,7 +366,7 @@ class ProcessExecutorEndpoint(ExecutorEndpoint):
 class ProcessRuntimeExecutor(RuntimeExecutor):
     def __init__(self, id: str, function_version: FunctionVersion) -> None:
         super().__init__(id=id, function_version=function_version)
-        self.executor_endpoint = ProcessExecutorEndpoint(self.id, result_mode())
+        self.executor_endpoint = ProcessExecutorEndpoint(self.id, result_mode(), http_reader())
         self.process: subprocess.Popen | None = None
         self.log_path = Path(config.dirs.tmp) / "lsk-init" / f"{self.id}.log"
         self._stopped = False

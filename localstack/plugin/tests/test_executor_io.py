@@ -12,9 +12,11 @@ import unittest
 from localstack.services.lambda_.invocation.executor_endpoint import InvokeSendError
 
 from lsk_localstack.executor import (
+    HTTP_READER_ENV,
     InitConnection,
     InitProtocolError,
     ProcessExecutorEndpoint,
+    http_reader,
 )
 
 
@@ -88,9 +90,13 @@ def inline(outcome, payload, logs):
 
 
 class InitConnectionTest(unittest.TestCase):
+    """With the executor's own reader (the default)."""
+
+    reader = "own"
+
     def test_keeps_one_connection_and_sends_headers_and_json(self):
         fake = FakeInit([answer(body=b"one"), answer(202, [("X-Thing", "a b")], b"")])
-        conn = InitConnection("127.0.0.1", fake.port)
+        conn = InitConnection("127.0.0.1", fake.port, self.reader)
         status, headers, body = conn.post_json("/invoke", {"n": 1}, {"x-lsk-result": "inline"})
         self.assertEqual((status, body), (200, b"one"))
         status, headers, body = conn.post_json("/invoke", {"n": 2})
@@ -106,14 +112,14 @@ class InitConnectionTest(unittest.TestCase):
     def test_large_bodies_arrive_whole(self):
         big = b"x" * 7_000_000
         fake = FakeInit([answer(body=big)])
-        conn = InitConnection("127.0.0.1", fake.port)
+        conn = InitConnection("127.0.0.1", fake.port, self.reader)
         self.assertEqual(conn.post_json("/invoke", {})[2], big)
         conn.close()
         fake.close()
 
     def test_a_kept_alive_connection_the_init_closed_while_idle_is_replaced_before_sending(self):
         fake = FakeInit([(answer(body=b"first"), "close"), answer(body=b"again")])
-        conn = InitConnection("127.0.0.1", fake.port)
+        conn = InitConnection("127.0.0.1", fake.port, self.reader)
         self.assertEqual(conn.post_json("/invoke", {"n": 1})[2], b"first")
         self.assertTrue(fake.closed_idle.wait(5))
         self.assertEqual(conn.post_json("/invoke", {"n": 2})[2], b"again")
@@ -125,7 +131,7 @@ class InitConnectionTest(unittest.TestCase):
         # The init read the second request and dropped the connection without answering: the
         # invocation may have run, so it is an error, not a resend.
         fake = FakeInit([answer(body=b"first"), None, answer(body=b"third")])
-        conn = InitConnection("127.0.0.1", fake.port)
+        conn = InitConnection("127.0.0.1", fake.port, self.reader)
         self.assertEqual(conn.post_json("/invoke", {"n": 1})[2], b"first")
         with self.assertRaises(OSError):
             conn.post_json("/invoke", {"n": 2})
@@ -140,17 +146,41 @@ class InitConnectionTest(unittest.TestCase):
         fake = FakeInit([])
         port = fake.port
         fake.close()
-        conn = InitConnection("127.0.0.1", port)
+        conn = InitConnection("127.0.0.1", port, self.reader)
         with self.assertRaises(OSError):
             conn.post_json("/invoke", {})
 
     def test_garbage_is_a_protocol_error(self):
         fake = FakeInit([b"SSH-2.0-OpenSSH\r\n\r\n"])
-        conn = InitConnection("127.0.0.1", fake.port)
+        conn = InitConnection("127.0.0.1", fake.port, self.reader)
         with self.assertRaises(InitProtocolError):
             conn.post_json("/invoke", {})
         conn.close()
         fake.close()
+
+
+class H11InitConnectionTest(InitConnectionTest):
+    """The same behaviour with h11 framing both directions (LSK_EXECUTOR_HTTP=h11)."""
+
+    reader = "h11"
+
+
+class HttpReaderSettingTest(unittest.TestCase):
+    def test_the_default_is_our_own_reader_and_a_typo_is_refused_with_the_choices(self):
+        from unittest import mock
+
+        from localstack.services.lambda_.invocation.runtime_executor import (
+            LambdaRuntimeException,
+        )
+
+        with mock.patch.dict("os.environ", {HTTP_READER_ENV: ""}):
+            self.assertEqual(http_reader(), "own")
+        with mock.patch.dict("os.environ", {HTTP_READER_ENV: "h11"}):
+            self.assertEqual(http_reader(), "h11")
+        with mock.patch.dict("os.environ", {HTTP_READER_ENV: "h2"}):
+            with self.assertRaises(LambdaRuntimeException) as caught:
+                http_reader()
+        self.assertIn("own, h11", str(caught.exception))
 
 
 class InlineResultTest(unittest.TestCase):

@@ -103,10 +103,12 @@ pub async fn wait_gone(pid: u32, timeout: Duration) -> bool {
 }
 
 /// Who listens on a TCP port, as "name (pid N)", from `ss -ltnp` when it can tell.
-pub fn listener_of(port: u16) -> Option<String> {
-    let out = std::process::Command::new("ss")
+pub async fn listener_of(port: u16) -> Option<String> {
+    let out = tokio::process::Command::new("ss")
         .args(["-ltnpH", &format!("sport = :{port}")])
+        .stdin(std::process::Stdio::null())
         .output()
+        .await
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     let users = text.lines().find_map(|l| l.split("users:((").nth(1))?;
