@@ -327,12 +327,12 @@ async fn all(ctx: &Ctx, report: &mut Report, machine: &mut Machine, docker: &mut
                 report.fail_section(Section::Standalone, &format!("{e:#}"));
             }
         }
-        main_localstack(ctx, built, report, machine, &mut cold_first).await;
+        main_localstack(ctx, report, machine, &mut cold_first).await;
         if ctx.plan.runs(Section::Cold) {
-            reap_localstack(ctx, built, report, &mut cold_first).await;
+            reap_localstack(ctx, report, &mut cold_first).await;
         }
         if ctx.plan.runs(Section::Reader) {
-            reader_phase(ctx, built, report, &mut cold_first).await;
+            reader_phase(ctx, report, &mut cold_first).await;
         }
         // Right after the native LocalStacks, so the two are compared under the same load.
         if ctx.plan.runs(Section::Docker) {
@@ -387,14 +387,10 @@ async fn standalone_phase(ctx: &Ctx, built: &Built, report: &mut Report) -> Resu
     Ok(())
 }
 
-/// Starts a native LocalStack of the bench's own: free port, fresh state dir, stopped by the
-/// caller (and by its stdin lifeline if the bench dies).
-async fn start_localstack(
-    ctx: &Ctx,
-    built: &Built,
-    label: &str,
-    env: Vec<(String, String)>,
-) -> Result<LocalStack> {
+/// Brings the stack up in a native LocalStack of the bench's own, through `Stack::up` as `lsk up`
+/// does (the functions are built already, so its build is a freshness check): free port, fresh
+/// state dir, stopped by the caller (and by its stdin lifeline if the bench dies).
+async fn up_native(ctx: &Ctx, label: &str, env: Vec<(String, String)>) -> Result<lsk::Up> {
     let state_dir = ctx.bench_dir.join("state").join(label);
     let mut env = env;
     for (k, v) in &ctx.plan.localstack_env {
@@ -407,13 +403,16 @@ async fn start_localstack(
     }
     let mut opts = StartOptions::new(&ctx.root)
         .port(0)
-        .init_bin(built.init.clone())
         .native_env(env)
         .services(ctx.stack.manifest().services())
         .env(lsk::Env::default())
         .progress(Progress::plain());
     opts.state_dir = state_dir;
-    Ok(LocalStack::start(BackendChoice::Native, opts).await?)
+    let deploy = DeployOpts {
+        progress: Progress::plain(),
+        ..DeployOpts::default()
+    };
+    Ok(ctx.stack.up(BackendChoice::Native, opts, &deploy).await?)
 }
 
 async fn stop_localstack(ls: LocalStack, label: &str, report: &mut Report) {
@@ -425,7 +424,8 @@ async fn stop_localstack(ls: LocalStack, label: &str, report: &mut Report) {
     }
 }
 
-/// Deploys the stack into `ls` (already built) and prepares the requests for square.
+/// Deploys the stack (already built) into `ls`, a LocalStack the caller started itself to time
+/// its start, then [`first_invoke`].
 async fn deploy_and_prepare(
     ctx: &Ctx,
     built: &Built,
@@ -438,6 +438,17 @@ async fn deploy_and_prepare(
         ..DeployOpts::default()
     };
     let deployed = ctx.stack.apply(ls, &packages, &opts).await?;
+    let ep = first_invoke(ls, &deployed, cold_first).await?;
+    Ok((deployed, ep))
+}
+
+/// Times the very first invoke of square after the deploy (into `cold_first`), before anything
+/// else touches it, and prepares the requests the measurements send.
+async fn first_invoke(
+    ls: &LocalStack,
+    deployed: &lsk::Deployed,
+    cold_first: &mut Vec<Duration>,
+) -> Result<Endpoints> {
     let square = deployed.function(FUNCTION)?;
     let url_id = square
         .url_view()
@@ -445,7 +456,6 @@ async fn deploy_and_prepare(
         .url_id
         .clone();
     let mut ep = Endpoints::new(ls.port(), FUNCTION, &url_id)?;
-    // The very first invoke after the deploy, before anything else touches square.
     let mut client = Client::connect(ep.addr).await?;
     let start = Instant::now();
     let reply = client.send(&ep.invoke).await?;
@@ -453,7 +463,7 @@ async fn deploy_and_prepare(
     check_36(&reply).context("first invoke after the deploy")?;
     cold_first.push(took);
     ep.learn_answers().await?;
-    Ok((deployed, ep))
+    Ok(ep)
 }
 
 const MAIN_SECTIONS: [Section; 5] = [
@@ -466,7 +476,6 @@ const MAIN_SECTIONS: [Section; 5] = [
 
 async fn main_localstack(
     ctx: &Ctx,
-    built: &Built,
     report: &mut Report,
     machine: &mut Machine,
     cold_first: &mut Vec<Duration>,
@@ -474,18 +483,21 @@ async fn main_localstack(
     if !MAIN_SECTIONS.iter().any(|s| ctx.plan.runs(*s)) {
         return;
     }
-    progress("starting the main LocalStack");
-    let ls = match start_localstack(ctx, built, "main", Vec::new()).await {
-        Ok(ls) => ls,
+    progress("the main LocalStack: lsk's up (start, deploy the stack)");
+    let lsk::Up {
+        localstack: ls,
+        deployed,
+    } = match up_native(ctx, "main", Vec::new()).await {
+        Ok(up) => up,
         Err(e) => {
             for s in MAIN_SECTIONS {
-                report.fail_section(s, &format!("LocalStack did not start: {e:#}"));
+                report.fail_section(s, &format!("LocalStack did not come up: {e:#}"));
             }
             return;
         }
     };
     machine.localstack = localstack_version(ls.endpoint()).await;
-    let result = main_phases(ctx, built, &ls, report, cold_first).await;
+    let result = main_phases(ctx, &ls, &deployed, report, cold_first).await;
     if let Err(e) = result {
         for s in MAIN_SECTIONS {
             report.fail_section(s, &format!("{e:#}"));
@@ -513,13 +525,12 @@ async fn localstack_version(endpoint: &str) -> String {
 
 async fn main_phases(
     ctx: &Ctx,
-    built: &Built,
     ls: &LocalStack,
+    deployed: &lsk::Deployed,
     report: &mut Report,
     cold_first: &mut Vec<Duration>,
 ) -> Result<()> {
-    progress("deploying the stack");
-    let (deployed, ep) = deploy_and_prepare(ctx, built, ls, cold_first).await?;
+    let ep = first_invoke(ls, deployed, cold_first).await?;
     let pid = ls
         .pid()
         .ok_or_else(|| anyhow!("the native LocalStack has no pid"))?;
@@ -569,7 +580,7 @@ async fn main_phases(
             plan.pipeline_prompts
         ));
         match pipeline::run(
-            &deployed,
+            deployed,
             plan.pipeline_prompts,
             &plan.nonce,
             Duration::from_secs(plan.pipeline_timeout_secs),
@@ -758,25 +769,23 @@ fn set_pipeline(report: &mut Report, p: &pipeline::PipelineResult, plan: &Plan) 
     );
 }
 
-async fn reap_localstack(
-    ctx: &Ctx,
-    built: &Built,
-    report: &mut Report,
-    cold_first: &mut Vec<Duration>,
-) {
+async fn reap_localstack(ctx: &Ctx, report: &mut Report, cold_first: &mut Vec<Duration>) {
     progress("starting a second LocalStack with LAMBDA_KEEPALIVE_MS=1000");
     let env = vec![("LAMBDA_KEEPALIVE_MS".to_owned(), "1000".to_owned())];
-    let ls = match start_localstack(ctx, built, "reap", env).await {
-        Ok(ls) => ls,
+    let lsk::Up {
+        localstack: ls,
+        deployed,
+    } = match up_native(ctx, "reap", env).await {
+        Ok(up) => up,
         Err(e) => {
-            let why = format!("the second LocalStack did not start: {e:#}");
+            let why = format!("the second LocalStack did not come up: {e:#}");
             report.fail("cold_reap", &why);
             report.fail("cold_reap_delta", &why);
             return;
         }
     };
     let result = async {
-        let (_deployed, ep) = deploy_and_prepare(ctx, built, &ls, cold_first).await?;
+        let ep = first_invoke(&ls, &deployed, cold_first).await?;
         let pid = ls
             .pid()
             .ok_or_else(|| anyhow!("the native LocalStack has no pid"))?;
@@ -798,22 +807,17 @@ async fn reap_localstack(
 /// The executor's two HTTP readers (`LSK_EXECUTOR_HTTP`), each in a LocalStack of its own. Both
 /// run for the whole section and are measured in alternating turns, so drift on a shared
 /// machine falls on both.
-async fn reader_phase(
-    ctx: &Ctx,
-    built: &Built,
-    report: &mut Report,
-    cold_first: &mut Vec<Duration>,
-) {
+async fn reader_phase(ctx: &Ctx, report: &mut Report, cold_first: &mut Vec<Duration>) {
     const READERS: [&str; 2] = ["own", "h11"];
     progress("reader: two LocalStacks, LSK_EXECUTOR_HTTP=own and =h11");
-    let mut started = Vec::new();
+    let mut started: Vec<lsk::Up> = Vec::new();
     let mut failure = None;
     for reader in READERS {
         let env = vec![("LSK_EXECUTOR_HTTP".to_owned(), reader.to_owned())];
-        match start_localstack(ctx, built, &format!("reader-{reader}"), env).await {
-            Ok(ls) => started.push(ls),
+        match up_native(ctx, &format!("reader-{reader}"), env).await {
+            Ok(up) => started.push(up),
             Err(e) => {
-                failure = Some(format!("the {reader} LocalStack did not start: {e:#}"));
+                failure = Some(format!("the {reader} LocalStack did not come up: {e:#}"));
                 break;
             }
         }
@@ -821,8 +825,8 @@ async fn reader_phase(
     if failure.is_none() {
         let measured = async {
             let mut eps = Vec::new();
-            for ls in &started {
-                eps.push(deploy_and_prepare(ctx, built, ls, cold_first).await?.1);
+            for up in &started {
+                eps.push(first_invoke(&up.localstack, &up.deployed, cold_first).await?);
             }
             reader_turns(&eps, &ctx.plan).await
         }
@@ -839,8 +843,8 @@ async fn reader_phase(
     if let Some(why) = failure {
         report.fail_section(Section::Reader, &why);
     }
-    for (ls, reader) in started.into_iter().zip(READERS) {
-        stop_localstack(ls, &format!("{reader}-reader"), report).await;
+    for (up, reader) in started.into_iter().zip(READERS) {
+        stop_localstack(up.localstack, &format!("{reader}-reader"), report).await;
     }
 }
 
