@@ -62,11 +62,17 @@ test-py313: install ## Only the Python 3.13 run: our image on a Debian trixie ba
 docker-image: install ## Build our LocalStack image (the docker backend's) and tag it lsk-localstack:latest for compose
 	@$(LSK) image $(ARGS)
 
-# The venv install (mostly downloads) runs beside the compile (CPU) on a fresh clone.
+# The venv install (mostly downloads) and, where Docker answers and we are root, the offline
+# base image (debootstrap: downloads and unpacking; a second run finds it) run beside the
+# compile (CPU) on a fresh clone. The image built on that base is what the bench times.
 bench: ## Measure the kit (medians, ratios) and write target/bench/
-	@bash localstack/install.sh & install=$$!; \
+	@mkdir -p target; bash localstack/install.sh & install=$$!; base=; \
+	if [ -z "$${LSK_DOCKER_BASE:-}" ] && [ "$$(id -u)" = 0 ] && docker info >/dev/null 2>&1; then \
+	  bash localstack/docker/make-base.sh >target/bench-base.log 2>&1 & base=$$!; fi; \
 	cargo build --profile bench-tools -p lsk -p lsk-bench --bin lsk --bin lsk-bench; built=$$?; \
 	wait $$install || { echo "make bench: installing LocalStack failed (see above)" >&2; exit 1; }; \
+	[ -z "$$base" ] || wait $$base || \
+	  echo "make bench: making the offline base failed (target/bench-base.log); the bench tries again" >&2; \
 	[ $$built -eq 0 ] || exit $$built
 	@target/bench-tools/lsk-bench $(ARGS)
 

@@ -105,3 +105,79 @@ async fn callback_results_and_unbatched_logs_still_work() {
     .await;
     assert!(in_cloudwatch.is_ok(), "{in_cloudwatch:?}");
 }
+
+const H11_MANIFEST: &str = r#"
+[functions.probe-h11]
+package = "probe"
+timeout = 2
+"#;
+
+/// The executor's h11 framing (`LSK_EXECUTOR_HTTP=h11`, which `make bench` times against the
+/// default reader) carries what a user sees through the default one: a result with its log
+/// tail, a 5 MB answer whole, a function error, a timeout, and the next invoke after it.
+#[tokio::test]
+async fn the_h11_framing_carries_results_errors_and_big_answers() {
+    use std::sync::OnceLock;
+
+    use lsk::{BackendChoice, InvokeMode};
+    use lsk_e2e::{Kit, Spec, nonce, probe_log};
+    use serde_json::json;
+
+    static KIT: OnceLock<Result<Kit, String>> = OnceLock::new();
+    let kit = Kit::shared(&KIT, || {
+        let mut spec = Spec::inline("plugin-h11", H11_MANIFEST, BackendChoice::Native);
+        spec.native_env = vec![("LSK_EXECUTOR_HTTP".into(), "h11".into())];
+        spec
+    });
+    let deployed = kit.deployed().await;
+    let probe = deployed.function("probe-h11").unwrap();
+
+    let line = format!("h11 line {}", nonce());
+    let inv = probe_log(&probe, &line, InvokeMode::Sync).await;
+    assert_eq!(inv.status, 200, "{}", inv.payload);
+    assert!(inv.failure().is_none(), "{}", inv.payload);
+    let tail = inv.log_tail.clone().unwrap_or_default();
+    assert!(
+        tail.contains(&line) && tail.contains("REPORT RequestId: "),
+        "the invoke's LogResult tail carries the function's line and REPORT:\n{tail}"
+    );
+
+    let big = probe
+        .invoke_raw(br#"{"action": "big", "bytes": 5000000}"#, InvokeMode::Sync)
+        .await
+        .unwrap();
+    assert!(
+        big.failure().is_none(),
+        "a 5 MB answer failed: {:.200}",
+        big.payload
+    );
+    assert!(
+        big.payload.len() >= 5_000_000,
+        "the 5 MB answer arrived cut to {} bytes",
+        big.payload.len()
+    );
+
+    let failed = probe
+        .invoke(&json!({"action": "fail", "message": "on purpose"}))
+        .await;
+    assert!(
+        failed.is_err(),
+        "a deliberate failure succeeded: {failed:?}"
+    );
+
+    let timed_out = probe
+        .invoke_raw(br#"{"action": "sleep", "ms": 4000}"#, InvokeMode::Sync)
+        .await
+        .unwrap();
+    let failure = timed_out
+        .failure()
+        .unwrap_or_else(|| panic!("sleeping past the timeout succeeded: {}", timed_out.payload));
+    assert_eq!(failure.error_type, "Sandbox.Timedout");
+
+    let after = probe.invoke(&json!({"action": "echo", "n": 1})).await;
+    assert_eq!(
+        after.ok().map(|v| v["echo"]["n"].clone()),
+        Some(json!(1)),
+        "the invoke after a timeout answers"
+    );
+}

@@ -90,6 +90,9 @@ pub fn common_env_with(
             "LSK_INVOKE_RESULTS".into(),
             host("LSK_INVOKE_RESULTS", "inline"),
         ),
+        // Read by our executor: how it frames HTTP to lsk-init ("own" reader, or "h11"; both
+        // timed by `make bench`'s reader rows).
+        ("LSK_EXECUTOR_HTTP".into(), host("LSK_EXECUTOR_HTTP", "own")),
         // Read by our executor plugin: how long Lambda logs wait to be batched into one
         // PutLogEvents call (localstack/plugin/lsk_localstack/logs.py).
         ("LSK_LOG_BATCH_MS".into(), host("LSK_LOG_BATCH_MS", "100")),
