@@ -232,8 +232,11 @@ fn main() -> ExitCode {
     runtime.block_on(run(args))
 }
 
+/// A progress line, with the time since the bench's first one: where a run's minutes go.
 fn progress(msg: &str) {
-    eprintln!("[lsk-bench] {msg}");
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let secs = START.get_or_init(Instant::now).elapsed().as_secs();
+    eprintln!("[lsk-bench {}:{:02}] {msg}", secs / 60, secs % 60);
 }
 
 async fn run(args: Args) -> ExitCode {
