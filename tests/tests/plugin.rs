@@ -55,8 +55,8 @@ async fn callback_results_and_unbatched_logs_still_work() {
     use std::sync::OnceLock;
     use std::time::Duration;
 
-    use lsk::{BackendChoice, InvokeMode};
-    use lsk_e2e::{Kit, Spec, eventually, nonce, probe_log};
+    use lsk::BackendChoice;
+    use lsk_e2e::{Kit, Spec, eventually, nonce};
 
     static KIT: OnceLock<Result<Kit, String>> = OnceLock::new();
     let kit = Kit::shared(&KIT, || {
@@ -70,23 +70,8 @@ async fn callback_results_and_unbatched_logs_still_work() {
     let deployed = kit.deployed().await;
     let probe = deployed.function("probe-callback").unwrap();
     let line = format!("callback line {}", nonce());
-    let inv = probe_log(&probe, &line, InvokeMode::Sync).await;
-    assert_eq!(inv.status, 200, "{}", inv.payload);
-    assert!(inv.failure().is_none(), "{}", inv.payload);
-    let tail = inv.log_tail.clone().unwrap_or_default();
-    assert!(
-        tail.contains(&line) && tail.contains("REPORT RequestId: "),
-        "the invoke's LogResult tail carries the function's line and REPORT:\n{tail}"
-    );
-
-    let timed_out = probe
-        .invoke_raw(br#"{"action": "sleep", "ms": 4000}"#, InvokeMode::Sync)
-        .await
-        .unwrap();
-    let failure = timed_out
-        .failure()
-        .unwrap_or_else(|| panic!("sleeping past the timeout succeeded: {}", timed_out.payload));
-    assert_eq!(failure.error_type, "Sandbox.Timedout");
+    answers_with_its_log_tail(&probe, &line).await;
+    times_out(&probe).await;
 
     let in_cloudwatch = eventually(
         "the line in CloudWatch Logs",
@@ -120,7 +105,7 @@ async fn the_h11_framing_carries_results_errors_and_big_answers() {
     use std::sync::OnceLock;
 
     use lsk::{BackendChoice, InvokeMode};
-    use lsk_e2e::{Kit, Spec, nonce, probe_log};
+    use lsk_e2e::{Kit, Spec, nonce};
     use serde_json::json;
 
     static KIT: OnceLock<Result<Kit, String>> = OnceLock::new();
@@ -133,14 +118,7 @@ async fn the_h11_framing_carries_results_errors_and_big_answers() {
     let probe = deployed.function("probe-h11").unwrap();
 
     let line = format!("h11 line {}", nonce());
-    let inv = probe_log(&probe, &line, InvokeMode::Sync).await;
-    assert_eq!(inv.status, 200, "{}", inv.payload);
-    assert!(inv.failure().is_none(), "{}", inv.payload);
-    let tail = inv.log_tail.clone().unwrap_or_default();
-    assert!(
-        tail.contains(&line) && tail.contains("REPORT RequestId: "),
-        "the invoke's LogResult tail carries the function's line and REPORT:\n{tail}"
-    );
+    answers_with_its_log_tail(&probe, &line).await;
 
     let big = probe
         .invoke_raw(br#"{"action": "big", "bytes": 5000000}"#, InvokeMode::Sync)
@@ -165,14 +143,7 @@ async fn the_h11_framing_carries_results_errors_and_big_answers() {
         "a deliberate failure succeeded: {failed:?}"
     );
 
-    let timed_out = probe
-        .invoke_raw(br#"{"action": "sleep", "ms": 4000}"#, InvokeMode::Sync)
-        .await
-        .unwrap();
-    let failure = timed_out
-        .failure()
-        .unwrap_or_else(|| panic!("sleeping past the timeout succeeded: {}", timed_out.payload));
-    assert_eq!(failure.error_type, "Sandbox.Timedout");
+    times_out(&probe).await;
 
     let after = probe.invoke(&json!({"action": "echo", "n": 1})).await;
     assert_eq!(
@@ -180,4 +151,29 @@ async fn the_h11_framing_carries_results_errors_and_big_answers() {
         Some(json!(1)),
         "the invoke after a timeout answers"
     );
+}
+
+/// A synchronous invoke that logs `line` succeeds, and its LogResult tail carries the line and
+/// the REPORT, as the AWS CLI's `--log-type Tail` shows them.
+async fn answers_with_its_log_tail(probe: &lsk::FunctionHandle<'_>, line: &str) {
+    let inv = lsk_e2e::probe_log(probe, line, lsk::InvokeMode::Sync).await;
+    assert_eq!(inv.status, 200, "{}", inv.payload);
+    assert!(inv.failure().is_none(), "{}", inv.payload);
+    let tail = inv.log_tail.clone().unwrap_or_default();
+    assert!(
+        tail.contains(line) && tail.contains("REPORT RequestId: "),
+        "the invoke's LogResult tail carries the function's line and REPORT:\n{tail}"
+    );
+}
+
+/// Sleeping past the function's 2 s timeout ends as `Sandbox.Timedout`.
+async fn times_out(probe: &lsk::FunctionHandle<'_>) {
+    let timed_out = probe
+        .invoke_raw(br#"{"action": "sleep", "ms": 4000}"#, lsk::InvokeMode::Sync)
+        .await
+        .unwrap();
+    let failure = timed_out
+        .failure()
+        .unwrap_or_else(|| panic!("sleeping past the timeout succeeded: {}", timed_out.payload));
+    assert_eq!(failure.error_type, "Sandbox.Timedout");
 }
