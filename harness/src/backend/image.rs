@@ -298,31 +298,32 @@ async fn prune_older(keep: &str, base: &str) {
     }
 }
 
-/// The `uv` that installs the image's packages: the kit venv's, else one on PATH, else the
-/// kit venv's after installing it (the lock holds uv; a workspace that never ran the native
-/// backend has no venv yet).
-async fn uv(root: &Path, progress: &crate::progress::Phase) -> Result<PathBuf, BackendError> {
-    let venv_uv = root.join(".lsk/venv/bin/uv");
-    if venv_uv.is_file() {
-        return Ok(venv_uv);
-    }
-    if let Ok(found) = which::which("uv") {
-        return Ok(found);
+/// The kit venv's `uv` and Python (`.lsk/venv`, installed when missing): uv installs the
+/// image's packages, and builds our plugin with that Python, whose setuptools comes from the
+/// lock.
+async fn kit_tools(
+    root: &Path,
+    progress: &crate::progress::Phase,
+) -> Result<(PathBuf, PathBuf), BackendError> {
+    let bin = root.join(".lsk/venv/bin");
+    let (uv, python) = (bin.join("uv"), bin.join("python"));
+    if uv.is_file() && python.is_file() {
+        return Ok((uv, python));
     }
     progress.update(
         "installing the kit's Python tools into .lsk/venv (uv builds the image's packages)",
     );
     let installed = super::native::ensure_installed(root, &|line| progress.update(line)).await;
     match installed {
-        Ok(_) if venv_uv.is_file() => Ok(venv_uv),
+        Ok(_) if uv.is_file() && python.is_file() => Ok((uv, python)),
         outcome => Err(BackendError::Image {
-            step: "finding uv".into(),
+            step: "installing the kit's Python tools".into(),
             detail: match outcome {
-                Err(e) => format!("no uv on PATH, and installing .lsk/venv failed: {e}"),
-                Ok(_) => format!("{} does not exist and no uv is on PATH", venv_uv.display()),
+                Err(e) => format!("installing .lsk/venv failed: {e}"),
+                Ok(_) => format!("{} holds no uv or no python", bin.display()),
             },
             hint: Some(
-                "`pip install uv` (or a Python 3.11-3.13 on PATH, so lsk can install the kit's own into .lsk/venv)".into(),
+                "lsk needs a Python 3.11-3.13 on PATH to install the kit's own tools into .lsk/venv; `make install` shows the installer's output".into(),
             ),
         }),
     }
@@ -395,8 +396,8 @@ pub async fn ensure(
         "installing the lock's packages for Python {python} ({})",
         python_platform()
     ));
-    let uv = uv(root, &phase).await?;
-    let uv = uv.display().to_string();
+    let (uv, tools_python) = kit_tools(root, &phase).await?;
+    let (uv, tools_python) = (uv.display().to_string(), tools_python.display().to_string());
     let lock_path = kit.path(LOCK).display().to_string();
     let site_arg = site.display().to_string();
     run(
@@ -421,16 +422,48 @@ pub async fn ensure(
     )
     .await?;
 
-    // What changes most goes in one layer (see the Dockerfile): the plugin and lsk-init.
+    // What changes most goes in one layer (see the Dockerfile): our plugin, installed here into
+    // the layer's site-packages (pure Python: built by the kit venv's setuptools, whatever the
+    // image's Python), and lsk-init. A RUN step in the image would cost another pass over the
+    // site on the engine's storage.
     let layer = ctx.join("kit");
+    let source = ctx.join("plugin");
     for f in &files {
         let rel = f.strip_prefix(kit.path(PLUGIN)).unwrap_or(f);
-        let dest = layer.join("tmp/lsk-plugin").join(rel);
+        let dest = source.join(rel);
         if let Some(parent) = dest.parent() {
             std::fs::create_dir_all(parent).map_err(|e| io_error("creating", parent, e))?;
         }
         std::fs::copy(f, &dest).map_err(|e| io_error("copying", f, e))?;
     }
+    let plugin_site = layer.join(format!("opt/lsk/venv/lib/python{python}/site-packages"));
+    let (source_arg, plugin_site_arg) = (
+        source.display().to_string(),
+        plugin_site.display().to_string(),
+    );
+    run(
+        &uv,
+        &[
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--no-build-isolation",
+            "--python",
+            &tools_python,
+            "--python-version",
+            &python,
+            "--target",
+            &plugin_site_arg,
+            &source_arg,
+        ],
+        "installing our plugin for the image (uv pip install --target)",
+        BUILD_TIMEOUT,
+    )
+    .await?;
+    // uv's lock of the target directory, not part of any package.
+    let _ = std::fs::remove_file(plugin_site.join(".lock"));
     let ctx_init = layer.join("opt/lsk/bin/lsk-init");
     if let Some(parent) = ctx_init.parent() {
         std::fs::create_dir_all(parent).map_err(|e| io_error("creating", parent, e))?;
@@ -607,9 +640,12 @@ mod tests {
         );
         assert!(text.contains("ARG BASE="), "the base is a build argument");
         assert!(text.contains("FROM ${BASE}"));
+        // Packages (ours too) are installed on the host, hashes checked; a pip in the build
+        // could reach for an index.
+        let steps: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
         assert!(
-            !text.contains("pip install") || text.contains("--no-index"),
-            "pip inside the build must not reach an index"
+            !steps.iter().any(|l| l.contains("pip ")),
+            "no step runs pip: {steps:#?}"
         );
         assert!(text.contains("LAMBDA_RUNTIME_EXECUTOR=process"));
     }
