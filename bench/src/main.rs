@@ -146,7 +146,7 @@ impl Plan {
                     invokes: report::SOAK_INVOKES,
                     clients: 2,
                 },
-                docker_starts: 2,
+                docker_starts: 4,
                 nonce,
                 skipped,
                 localstack_env,
