@@ -58,6 +58,10 @@ struct Args {
     /// Leave out a part (repeatable)
     #[arg(long, value_enum, value_name = "SECTION")]
     skip: Vec<Section>,
+    /// Add a part the default run leaves out (repeatable): `reader`, the executor's own HTTP
+    /// reader against h11
+    #[arg(long = "with", value_enum, value_name = "SECTION")]
+    with: Vec<Section>,
     /// Workspace root (default: the nearest directory holding lsk.toml, from the current one up)
     #[arg(long)]
     root: Option<PathBuf>,
@@ -65,6 +69,19 @@ struct Args {
     /// `lsk up`), e.g. `--ls-env LS_LOG=error` (repeatable; to see what a setting changes)
     #[arg(long = "ls-env", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     ls_env: Vec<(String, String)>,
+}
+
+impl Args {
+    /// `--skip`, and the opt-in parts not asked for with `--with`.
+    fn skipped(&self) -> Vec<Section> {
+        let mut skipped = self.skip.clone();
+        skipped.extend(
+            report::OPT_IN
+                .iter()
+                .filter(|s| !self.with.contains(s) && !self.skip.contains(s)),
+        );
+        skipped
+    }
 }
 
 fn parse_key_value(s: &str) -> Result<(String, String), String> {
@@ -205,7 +222,7 @@ impl Ctx {
         Ok(Ctx {
             root,
             bench_dir,
-            plan: Plan::new(args.quick, args.skip.clone(), args.ls_env.clone()),
+            plan: Plan::new(args.quick, args.skipped(), args.ls_env.clone()),
             stack,
         })
     }
@@ -1127,4 +1144,21 @@ fn print_results(ctx: &Ctx, report: &Report, machine: &Machine, took: Duration) 
         Err(e) => out.push_str(&format!("json: not written: {e:#}\n")),
     }
     print!("{out}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reader_comparison_runs_only_when_asked_for() {
+        let default = Args::parse_from(["lsk-bench"]).skipped();
+        assert_eq!(default, [Section::Reader]);
+        let with = Args::parse_from(["lsk-bench", "--with", "reader"]).skipped();
+        assert!(with.is_empty(), "{with:?}");
+        let both = Args::parse_from(["lsk-bench", "--with", "reader", "--skip", "reader"]);
+        assert_eq!(both.skipped(), [Section::Reader]);
+        let docker = Args::parse_from(["lsk-bench", "--skip", "docker"]).skipped();
+        assert_eq!(docker, [Section::Docker, Section::Reader]);
+    }
 }

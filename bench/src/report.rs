@@ -36,6 +36,10 @@ pub enum Section {
     Docker,
 }
 
+/// Parts a run leaves out unless asked for with `--with`: comparisons that informed a decision
+/// (the executor keeps its own reader) rather than figures of what users run.
+pub const OPT_IN: &[Section] = &[Section::Reader];
+
 /// Invokes of the full soak (the growth target is judged only on a full one).
 pub const SOAK_INVOKES: usize = 10_000;
 
@@ -401,8 +405,13 @@ impl Report {
                 label: s.label,
                 what: s.what,
                 outcome: if skipped.contains(&s.section) {
+                    let name = section_name(s.section);
                     Outcome::Skipped {
-                        reason: format!("skipped (--skip {})", section_name(s.section)),
+                        reason: if OPT_IN.contains(&s.section) {
+                            format!("not in the default run (--with {name})")
+                        } else {
+                            format!("skipped (--skip {name})")
+                        },
                     }
                 } else {
                     Outcome::Pending

@@ -298,6 +298,29 @@ async fn prune_older(keep: &str, base: &str) {
     }
 }
 
+/// `uv pip install --no-deps --target <target>` of `args` for the image's Python `python`.
+async fn uv_install(
+    uv: &str,
+    target: &Path,
+    python: &str,
+    args: &[&str],
+    step: &str,
+) -> Result<String, BackendError> {
+    let target = target.display().to_string();
+    let mut all = vec![
+        "pip",
+        "install",
+        "--quiet",
+        "--no-deps",
+        "--target",
+        &target,
+        "--python-version",
+        python,
+    ];
+    all.extend_from_slice(args);
+    run(uv, &all, step, BUILD_TIMEOUT).await
+}
+
 /// The kit venv's `uv` and Python (`.lsk/venv`, installed when missing): uv installs the
 /// image's packages, and builds our plugin with that Python, whose setuptools comes from the
 /// lock.
@@ -399,26 +422,18 @@ pub async fn ensure(
     let (uv, tools_python) = kit_tools(root, &phase).await?;
     let (uv, tools_python) = (uv.display().to_string(), tools_python.display().to_string());
     let lock_path = kit.path(LOCK).display().to_string();
-    let site_arg = site.display().to_string();
-    run(
+    uv_install(
         &uv,
+        &site,
+        &python,
         &[
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
             "--require-hashes",
-            "--target",
-            &site_arg,
-            "--python-version",
-            &python,
             "--python-platform",
             python_platform(),
             "-r",
             &lock_path,
         ],
         "installing the lock's packages for the image (uv pip install --target)",
-        BUILD_TIMEOUT,
     )
     .await?;
 
@@ -437,29 +452,19 @@ pub async fn ensure(
         std::fs::copy(f, &dest).map_err(|e| io_error("copying", f, e))?;
     }
     let plugin_site = layer.join(format!("opt/lsk/venv/lib/python{python}/site-packages"));
-    let (source_arg, plugin_site_arg) = (
-        source.display().to_string(),
-        plugin_site.display().to_string(),
-    );
-    run(
+    let source_arg = source.display().to_string();
+    uv_install(
         &uv,
+        &plugin_site,
+        &python,
         &[
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
             "--no-index",
             "--no-build-isolation",
             "--python",
             &tools_python,
-            "--python-version",
-            &python,
-            "--target",
-            &plugin_site_arg,
             &source_arg,
         ],
         "installing our plugin for the image (uv pip install --target)",
-        BUILD_TIMEOUT,
     )
     .await?;
     // uv's lock of the target directory, not part of any package.
