@@ -80,11 +80,11 @@ bench-tools: install ## Install the pinned cargo-lambda + zig (localstack/build-
 	@.lsk/venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r localstack/build-tools.txt
 	@echo "cargo-lambda and zig installed in .lsk/venv: make bench now adds the anchor row"
 
-lint: install ## rustfmt check, clippy (every feature) with warnings as errors, ruff on the Python plugin (CI runs it before make test)
+lint: install ## rustfmt check, clippy (every feature) with warnings as errors, ruff on the Python plugin and prepare-site.py (CI runs it before make test)
 	@cargo fmt --all -- --check
 	@cargo clippy --workspace --all-targets --all-features -- -D warnings
-	@.lsk/venv/bin/ruff check localstack/plugin tests/run_all.py
-	@.lsk/venv/bin/ruff format --check localstack/plugin tests/run_all.py
+	@.lsk/venv/bin/ruff check localstack/plugin localstack/docker tests/run_all.py
+	@.lsk/venv/bin/ruff format --check localstack/plugin localstack/docker tests/run_all.py
 
 clean: ## Stop everything and remove build outputs and local state (.lsk)
 	-@$(LSK) down --purge 2>/dev/null

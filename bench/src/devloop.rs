@@ -308,7 +308,7 @@ pub async fn prepare(
         }
     }
     sync_dir(&ls.join("plugin"), &dir.join("localstack").join("plugin"))?;
-    // What the docker backend builds its image from (the Dockerfile is one of the image's inputs).
+    // What the docker backend makes its image from (prepare-site.py is one of the image's inputs).
     if ls.join("docker").is_dir() {
         sync_dir(&ls.join("docker"), &dir.join("localstack").join("docker"))?;
     }

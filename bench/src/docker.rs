@@ -13,7 +13,7 @@
 //!   of the base it builds on, here the alias). Every image built on the alias inherits its
 //!   labels, so what the bench built is found by label, even the last image of a build that was
 //!   interrupted (the daemon goes on building after its client is killed).
-//! - the image's inputs (Dockerfile, lock, plugin, lsk-init) are copied under
+//! - the image's inputs (prepare-site.py, lock, plugin, lsk-init) are copied under
 //!   `<target>/bench/docker` first: an edit or a rebuild in the workspace while the bench runs
 //!   must not turn the cached `ensure` or a container start into a new build.
 //! - containers are found by the labels lsk puts on them: the owner pid of the attached ones
@@ -299,7 +299,7 @@ async fn sweep_stale(ctx: &Ctx) {
     }
 }
 
-/// Copies what our image is made of (Dockerfile, lock, plugin; the venv linked for its `uv`)
+/// Copies what our image is made of (prepare-site.py, lock, plugin; the venv linked for its `uv`)
 /// and `init` under `dir`; returns the copy's root and lsk-init.
 fn snapshot_inputs(root: &Path, init: &Path, dir: &Path) -> Result<(PathBuf, PathBuf)> {
     let inputs = dir.join("inputs");

@@ -278,7 +278,7 @@ pub const ROWS: &[RowSpec] = &[
         id: "docker_image_cold",
         section: Section::Docker,
         label: "docker: image build, cold (base present)",
-        what: "wall time of lsk::backend::image::ensure building our image (uv pip install --target of the lock, docker build --network=none) on a base alias made for this run, so no layer is in docker's cache while the base's are",
+        what: "wall time of lsk::backend::image::ensure building our image (uv pip install --target of the lock, prepare-site.py in a container of the base, docker export | docker import) on a base alias made for this run, so no layer is in docker's cache while the base's are",
     },
     RowSpec {
         id: "docker_image_cached",

@@ -386,7 +386,7 @@ mod tests {
             "localstack/requirements.lock",
             "localstack/build-tools.txt",
             "localstack/docker-compose.yml",
-            "localstack/docker/Dockerfile",
+            "localstack/docker/prepare-site.py",
             "localstack/docker/make-base.sh",
             "localstack/plugin/pyproject.toml",
             "localstack/plugin/lsk_localstack/__init__.py",

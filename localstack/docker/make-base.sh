@@ -5,7 +5,7 @@
 #   bash localstack/docker/make-base.sh [TAG [SUITE]]    (default lsk-base:bookworm; the suite
 #                                                          defaults to the tag's, e.g. trixie)
 #
-# The root has what the Dockerfile needs (python3, venv, CA certificates) and nothing else.
+# The root has what our image needs (python3, venv, CA certificates) and nothing else.
 # Needs root (debootstrap) and a reachable Debian mirror (DEBIAN_MIRROR, else debootstrap's own
 # default); installs debootstrap with apt-get when it is missing. A second run with the image
 # present returns at once.

@@ -30,13 +30,23 @@ async fn python_3_13_runs_the_pinned_localstack_our_plugin_and_the_examples() {
     let container = ls.container().expect("a container").to_owned();
     let python = std::process::Command::new("docker")
         .args(["exec", &container, "/opt/lsk/venv/bin/python", "-c"])
-        .arg("import sys, importlib.metadata as m; print('%d.%d' % sys.version_info[:2], m.version('localstack-core'))")
+        .arg(concat!(
+            "import sys, os, importlib.metadata as m, importlib.util as u\n",
+            "from localstack import config\n",
+            "from localstack.aws import spec\n",
+            "pyc = open(u.cache_from_source(config.__file__), 'rb').read(8)\n",
+            "index = os.path.join(config.dirs.static_libs, spec._get_catalog_filename())\n",
+            "print('%d.%d' % sys.version_info[:2], m.version('localstack-core'),\n",
+            "      'unchecked-hash' if pyc[4] == 1 else pyc[4], os.path.isfile(index))",
+        ))
         .output()
         .expect("docker exec runs");
+    // The start-up work made with the base's own Python before the import: bytecode for 3.13
+    // (a missing .pyc raises above) and LocalStack's service catalog index.
     assert_eq!(
         String::from_utf8_lossy(&python.stdout).trim(),
-        "3.13 4.13.1",
-        "LocalStack should run on the trixie base's Python 3.13: {}",
+        "3.13 4.13.1 unchecked-hash True",
+        "LocalStack should run on the trixie base's Python 3.13, byte-compiled, with its catalog index: {}",
         String::from_utf8_lossy(&python.stderr)
     );
 

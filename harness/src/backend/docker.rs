@@ -40,8 +40,11 @@ pub const CONTAINER_PORT: u16 = 4566;
 pub const DOCKER_SOCKET: &str = "/var/run/docker.sock";
 /// On every container lsk starts.
 pub const LABEL_MANAGED: (&str, &str) = ("dev.lsk.managed", "true");
-/// `up` (detached, for `lsk down`) or `test` (attached, swept when its owner is gone).
+/// `up` (detached, for `lsk down`), `test` (attached) or `image` (made, never started, to export
+/// a base's files while our image is made); the last two are swept when their owner is gone.
 pub const LABEL_ROLE: &str = "dev.lsk.role";
+/// The roles whose containers belong to one lsk process ([`LABEL_OWNER_PID`]).
+const OWNED_ROLES: [&str; 2] = ["test", "image"];
 /// The pid of the process an attached container belongs to.
 pub const LABEL_OWNER_PID: &str = "dev.lsk.owner-pid";
 /// The workspace a detached container serves.
@@ -577,14 +580,18 @@ pub async fn managed_containers() -> Result<Vec<(String, BTreeMap<String, String
         .collect())
 }
 
-/// Which of `containers` are test containers whose owner process is gone.
+/// Which of `containers` are test or image containers whose owner process is gone.
 pub fn orphans(
     containers: &[(String, BTreeMap<String, String>)],
     alive: impl Fn(u32) -> bool,
 ) -> Vec<String> {
     containers
         .iter()
-        .filter(|(_, labels)| labels.get(LABEL_ROLE).map(String::as_str) == Some("test"))
+        .filter(|(_, labels)| {
+            labels
+                .get(LABEL_ROLE)
+                .is_some_and(|role| OWNED_ROLES.contains(&role.as_str()))
+        })
         .filter(|(_, labels)| {
             labels
                 .get(LABEL_OWNER_PID)
@@ -595,7 +602,7 @@ pub fn orphans(
         .collect()
 }
 
-/// Removes test containers left by runs that were killed (their owner pid is gone).
+/// Removes test and image containers left by runs that were killed (their owner pid is gone).
 pub async fn sweep_orphans() -> Result<Vec<String>, BackendError> {
     let containers = managed_containers().await?;
     let gone = orphans(&containers, super::native::is_alive);
@@ -1042,7 +1049,7 @@ mod tests {
     }
 
     #[test]
-    fn orphans_are_test_containers_whose_owner_is_gone() {
+    fn orphans_are_test_and_image_containers_whose_owner_is_gone() {
         let c = |id: &str, labels: &[(&str, &str)]| {
             (
                 id.to_owned(),
@@ -1057,8 +1064,12 @@ mod tests {
             c("dead", &[(LABEL_ROLE, "test"), (LABEL_OWNER_PID, "11")]),
             c("nopid", &[(LABEL_ROLE, "test")]),
             c("up", &[(LABEL_ROLE, "up"), (LABEL_OWNER_PID, "11")]),
+            c("export", &[(LABEL_ROLE, "image"), (LABEL_OWNER_PID, "11")]),
         ];
-        assert_eq!(orphans(&containers, |pid| pid == 10), ["dead", "nopid"]);
+        assert_eq!(
+            orphans(&containers, |pid| pid == 10),
+            ["dead", "nopid", "export"]
+        );
     }
 
     #[test]

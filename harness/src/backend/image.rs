@@ -1,31 +1,39 @@
-//! Our LocalStack image (`localstack/docker/Dockerfile`): built when missing, reused otherwise.
+//! Our LocalStack image: made when missing, reused otherwise.
 //!
-//! The tag carries a hash of everything that goes into the image (the Dockerfile, the lock, the
-//! plugin's sources, `lsk-init`'s sources and dependency lock, the base image's id), so a change
-//! to any of them builds a new image and an unchanged kit reuses the one built before, whichever
-//! workspace built it: `lsk-init` built in another workspace differs in its bytes (paths end up
-//! in the binary), not in what it does. One image builds at a time on the machine (a lock file
-//! in the temp dir), so two `lsk` processes asking for the same image build it once.
+//! The tag carries a hash of everything that goes into the image (the image's configuration
+//! below, `prepare-site.py`, the lock, the plugin's sources, `lsk-init`'s sources and dependency
+//! lock, the base image's id), so a change to any of them makes a new image and an unchanged kit
+//! reuses the one made before, whichever workspace made it: `lsk-init` built in another
+//! workspace differs in its bytes (paths end up in the binary), not in what it does. One image
+//! is made at a time on the machine (a lock file in the temp dir), so two `lsk` processes asking
+//! for the same image make it once.
 //!
-//! Nothing is fetched while the image builds (`docker build --network=none`): the lock's
-//! packages are installed on the host by `uv pip install --target` for the image's Python and
-//! platform, hashes checked, and copied in. The base is a public Python image of the same Debian
-//! release where a registry answers, else an offline base that `make-base.sh` makes from
-//! Debian's packages.
+//! How, with nothing fetched: the lock's packages are installed on the host by
+//! `uv pip install --target` for the image's Python and platform, hashes checked, with our
+//! plugin beside them and `lsk-init`, into a directory laid out as the image's `/`;
+//! `localstack/docker/prepare-site.py` then runs in a throwaway container of the base (its own
+//! Python, `--network=none`) with that directory mounted, to make the venv, the bytecode and
+//! LocalStack's service catalog index; and `docker import` takes the base's files
+//! (`docker export`) with ours on top as a one-layer image ([`super::rootfs`]), with the
+//! configuration of [`IMAGE_ENV`], [`ENTRYPOINT`] and the labels. The base is a public Python
+//! image of the same Debian release where a registry answers, else an offline base that
+//! `make-base.sh` makes from Debian's packages.
 //!
-//! The Dockerfile, the lock, the plugin and `make-base.sh` are the kit's ([`crate::kit`]): this
+//! The script, the lock, the plugin and `make-base.sh` are the kit's ([`crate::kit`]): this
 //! checkout's in this repository, the copy inside `lsk` in any other workspace.
 
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
+use tokio::process::Command;
 
 use super::BackendError;
 use crate::progress::Progress;
 
 /// Relative to the kit's root ([`crate::kit::Kit::root`]).
-pub const DOCKERFILE: &str = "localstack/docker/Dockerfile";
+pub const PREPARE_SITE: &str = "localstack/docker/prepare-site.py";
 pub const MAKE_BASE: &str = "localstack/docker/make-base.sh";
 pub const LOCK: &str = "localstack/requirements.lock";
 pub const PLUGIN: &str = "localstack/plugin";
@@ -43,6 +51,26 @@ pub const BASE_ENV: &str = "LSK_DOCKER_BASE";
 pub const BASE_LABEL: &str = "dev.lsk.base-image";
 /// Label on every image and container lsk makes.
 pub const MANAGED_LABEL: &str = "dev.lsk.managed=true";
+
+/// The image's environment. What never changes between runs; lsk passes the rest (ports,
+/// services, tuning) with `-e`. The image's LocalStack decides its directories as it would in
+/// its own image.
+pub const IMAGE_ENV: &[(&str, &str)] = &[
+    ("OVERRIDE_IN_DOCKER", "1"),
+    ("LAMBDA_RUNTIME_EXECUTOR", "process"),
+    ("LSK_INIT_BIN", "/opt/lsk/bin/lsk-init"),
+    ("GATEWAY_LISTEN", "0.0.0.0:4566"),
+    ("GATEWAY_SERVER", "lsk-twisted"),
+    ("LOCALSTACK_VOLUME_DIR", "/var/lib/localstack"),
+    ("DNS_ADDRESS", "0"),
+    ("SKIP_SSL_CERT_DOWNLOAD", "1"),
+    ("DISABLE_EVENTS", "1"),
+    ("LANG", "C.UTF-8"),
+];
+/// What a container of the image runs: LocalStack through our launcher.
+pub const ENTRYPOINT: &str = r#"["/opt/lsk/venv/bin/python", "-m", "lsk_localstack.launch"]"#;
+/// Where the venv lives in the image (and `lsk-init` beside it, in `/opt/lsk/bin`).
+const IMAGE_OPT: &str = "opt/lsk";
 
 const PULL_TIMEOUT: Duration = Duration::from_secs(300);
 const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
@@ -352,8 +380,63 @@ async fn kit_tools(
     }
 }
 
+/// A value as a double-quoted word of a Dockerfile instruction.
+fn quoted(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        if matches!(c, '"' | '\\' | '$') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+/// The `docker import --change` instructions of our image on `base`, whose environment is
+/// `base_env` (`KEY=value` entries; ours win where both set a variable).
+pub fn image_config(base: &str, base_env: &[String]) -> Vec<String> {
+    let mut changes: Vec<String> = base_env
+        .iter()
+        .filter_map(|kv| kv.split_once('='))
+        .filter(|(k, _)| !IMAGE_ENV.iter().any(|(ours, _)| ours == k))
+        .map(|(k, v)| format!("ENV {k}={}", quoted(v)))
+        .collect();
+    changes.extend(
+        IMAGE_ENV
+            .iter()
+            .map(|(k, v)| format!("ENV {k}={}", quoted(v))),
+    );
+    changes.push(format!(
+        "LABEL dev.lsk.image=localstack {MANAGED_LABEL} {BASE_LABEL}={}",
+        quoted(base)
+    ));
+    changes.push("EXPOSE 4566".to_owned());
+    changes.push(format!("ENTRYPOINT {ENTRYPOINT}"));
+    changes
+}
+
+/// The base's environment (`KEY=value` entries), which `docker import` would otherwise drop.
+async fn base_env(base: &str) -> Result<Vec<String>, BackendError> {
+    let out = run(
+        "docker",
+        &["image", "inspect", "--format", "{{json .Config.Env}}", base],
+        &format!("reading {base}'s environment"),
+        Duration::from_secs(30),
+    )
+    .await?;
+    serde_json::from_str::<Option<Vec<String>>>(out.trim())
+        .map(Option::unwrap_or_default)
+        .map_err(|e| BackendError::Image {
+            step: format!("reading {base}'s environment"),
+            detail: format!("docker printed {out:?}: {e}"),
+            hint: None,
+        })
+}
+
 /// Our LocalStack image for this checkout and `init_bin` on `base` (default: see
-/// [`ensure_base`]), built if the engine lacks it.
+/// [`ensure_base`]), made if the engine lacks it.
 pub async fn ensure(
     root: &Path,
     init_bin: &Path,
@@ -362,8 +445,10 @@ pub async fn ensure(
 ) -> Result<String, BackendError> {
     let base = ensure_base(root, base, progress).await?;
     let base_id = local_image_id(&base).await.unwrap_or_default();
+    let config = image_config(&base, &base_env(&base).await?);
+    let config_text = config.join("\n");
     let kit = kit_for(root)?;
-    let dockerfile = read(&kit.path(DOCKERFILE))?;
+    let script = read(&kit.path(PREPARE_SITE))?;
     let lock = read(&kit.path(LOCK))?;
     let init = init_sources(&kit)?;
     let files = plugin_files(kit.root())?;
@@ -378,7 +463,8 @@ pub async fn ensure(
         plugin.push((rel, read(f)?));
     }
     let mut parts: Vec<(&str, &[u8])> = vec![
-        ("Dockerfile", &dockerfile),
+        ("config", config_text.as_bytes()),
+        ("prepare-site.py", &script),
         ("requirements.lock", &lock),
         ("base", base.as_bytes()),
         ("base-id", base_id.as_bytes()),
@@ -400,26 +486,51 @@ pub async fn ensure(
     }
 
     let phase = progress.phase("image");
-    // One context per process: two test binaries may build the same tag at once (the second
-    // build then takes every layer from the first one's cache). Under .lsk/, the only place
-    // lsk writes to in a workspace.
-    let ctx = root.join(".lsk").join("image").join(format!(
+    // One directory per process: two test binaries may build the same tag at once. Under
+    // .lsk/, the only place lsk writes to in a workspace; absolute, as docker mounts it.
+    let ctx = std::path::absolute(root.join(".lsk").join("image").join(format!(
         "{}-{}",
         tag.rsplit(':').next().unwrap_or("ctx"),
         std::process::id()
-    ));
+    )))
+    .map_err(|e| io_error("locating", root, e))?;
     if ctx.exists() {
         std::fs::remove_dir_all(&ctx).map_err(|e| io_error("clearing", &ctx, e))?;
     }
-    let site = ctx.join("site");
-    std::fs::create_dir_all(&site).map_err(|e| io_error("creating", &site, e))?;
+    let made = make(
+        root, &ctx, &kit, &files, init_bin, &base, &tag, &config, &phase,
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(&ctx);
+    let python = made?;
+    prune_older(&tag, &base).await;
+    phase.done(&format!("{tag} built (Python {python})"));
+    Ok(tag)
+}
 
-    let python = base_python(&base).await?;
+/// Makes the image `tag` in `ctx`: the image's own files under `ctx/root`, then the import.
+/// Returns the image's Python version.
+#[allow(clippy::too_many_arguments)]
+async fn make(
+    root: &Path,
+    ctx: &Path,
+    kit: &crate::kit::Kit,
+    files: &[PathBuf],
+    init_bin: &Path,
+    base: &str,
+    tag: &str,
+    config: &[String],
+    phase: &crate::progress::Phase,
+) -> Result<String, BackendError> {
+    let image_root = ctx.join("root");
+    let python = base_python(base).await?;
+    let site = image_root.join(format!("{IMAGE_OPT}/venv/lib/python{python}/site-packages"));
+    std::fs::create_dir_all(&site).map_err(|e| io_error("creating", &site, e))?;
     phase.update(&format!(
         "installing the lock's packages for Python {python} ({})",
         python_platform()
     ));
-    let (uv, tools_python) = kit_tools(root, &phase).await?;
+    let (uv, tools_python) = kit_tools(root, phase).await?;
     let (uv, tools_python) = (uv.display().to_string(), tools_python.display().to_string());
     let lock_path = kit.path(LOCK).display().to_string();
     uv_install(
@@ -436,14 +547,10 @@ pub async fn ensure(
         "installing the lock's packages for the image (uv pip install --target)",
     )
     .await?;
-
-    // What changes most goes in one layer (see the Dockerfile): our plugin, installed here into
-    // the layer's site-packages (pure Python: built by the kit venv's setuptools, whatever the
-    // image's Python), and lsk-init. A RUN step in the image would cost another pass over the
-    // site on the engine's storage.
-    let layer = ctx.join("kit");
+    // Our plugin beside them (pure Python: built from a copy, which the build writes into, by
+    // the kit venv's setuptools, whatever the image's Python).
     let source = ctx.join("plugin");
-    for f in &files {
+    for f in files {
         let rel = f.strip_prefix(kit.path(PLUGIN)).unwrap_or(f);
         let dest = source.join(rel);
         if let Some(parent) = dest.parent() {
@@ -451,11 +558,10 @@ pub async fn ensure(
         }
         std::fs::copy(f, &dest).map_err(|e| io_error("copying", f, e))?;
     }
-    let plugin_site = layer.join(format!("opt/lsk/venv/lib/python{python}/site-packages"));
     let source_arg = source.display().to_string();
     uv_install(
         &uv,
-        &plugin_site,
+        &site,
         &python,
         &[
             "--no-index",
@@ -468,43 +574,187 @@ pub async fn ensure(
     )
     .await?;
     // uv's lock of the target directory, not part of any package.
-    let _ = std::fs::remove_file(plugin_site.join(".lock"));
-    let ctx_init = layer.join("opt/lsk/bin/lsk-init");
+    let _ = std::fs::remove_file(site.join(".lock"));
+    let ctx_init = image_root.join(IMAGE_OPT).join("bin/lsk-init");
     if let Some(parent) = ctx_init.parent() {
         std::fs::create_dir_all(parent).map_err(|e| io_error("creating", parent, e))?;
     }
     std::fs::copy(init_bin, &ctx_init).map_err(|e| io_error("copying", init_bin, e))?;
 
-    phase.update(&format!("docker build {tag} on {base} (--network=none)"));
-    let dockerfile_path = kit.path(DOCKERFILE).display().to_string();
-    let ctx_arg = ctx.display().to_string();
-    let base_arg = format!("BASE={base}");
-    let python_arg = format!("PYTHON_VERSION={python}");
-    // The Dockerfile labels the image (managed, and BASE_LABEL with the base): a `--label` here
-    // would add a step after the big layers.
+    phase.update(&format!(
+        "making the venv, bytecode and service catalog index in a container of {base}"
+    ));
+    let mount_root = format!("{}:/ctx/root", image_root.display());
+    let mount_opt = format!("{}:/{IMAGE_OPT}", image_root.join(IMAGE_OPT).display());
+    let mount_script = format!(
+        "{}:/ctx/prepare-site.py:ro",
+        kit.path(PREPARE_SITE).display()
+    );
     run(
         "docker",
         &[
-            "build",
+            "run",
+            "--rm",
             "--network=none",
-            "--build-arg",
-            &base_arg,
-            "--build-arg",
-            &python_arg,
-            "-t",
-            &tag,
-            "-f",
-            &dockerfile_path,
-            &ctx_arg,
+            "--label",
+            MANAGED_LABEL,
+            "-e",
+            "PYTHONDONTWRITEBYTECODE=1",
+            "-v",
+            &mount_root,
+            "-v",
+            &mount_opt,
+            "-v",
+            &mount_script,
+            "--entrypoint",
+            "python3",
+            base,
+            "/ctx/prepare-site.py",
+            "/ctx/root",
         ],
-        &format!("docker build {tag}"),
+        &format!("preparing the image's files in a container of {base} ({PREPARE_SITE})"),
         BUILD_TIMEOUT,
     )
-    .await?;
-    let _ = std::fs::remove_dir_all(&ctx);
-    prune_older(&tag, &base).await;
-    phase.done(&format!("{tag} built (Python {python})"));
-    Ok(tag)
+    .await
+    .map_err(|e| match e {
+        BackendError::Image { step, detail, .. } => BackendError::Image {
+            step,
+            detail,
+            hint: Some(format!(
+                "the engine mounts {} from this machine: with a remote engine (DOCKER_HOST), use the native backend or run lsk on the engine's machine",
+                image_root.display()
+            )),
+        },
+        other => other,
+    })?;
+
+    phase.update(&format!(
+        "docker import {tag} ({base}'s files with ours on top)"
+    ));
+    import(base, &image_root, config, tag).await?;
+    Ok(python)
+}
+
+/// `docker import` of `base`'s files (`docker export` of a container made, never started, for
+/// it) with the tree `ours` on top, configured by `changes`, as `tag`.
+async fn import(
+    base: &str,
+    ours: &Path,
+    changes: &[String],
+    tag: &str,
+) -> Result<(), BackendError> {
+    // Labelled as ours, so the next start (or image) sweeps it if this process dies before
+    // removing it.
+    let _ = super::docker::sweep_orphans().await;
+    let role = format!("{}=image", super::docker::LABEL_ROLE);
+    let owner = format!("{}={}", super::docker::LABEL_OWNER_PID, std::process::id());
+    let container = run(
+        "docker",
+        &[
+            "create",
+            "--label",
+            MANAGED_LABEL,
+            "--label",
+            &role,
+            "--label",
+            &owner,
+            base,
+            "true",
+        ],
+        &format!("docker create (to export {base}'s files)"),
+        Duration::from_secs(60),
+    )
+    .await?
+    .trim()
+    .to_owned();
+    let imported = export_import(&container, ours, changes, tag).await;
+    let _ = run(
+        "docker",
+        &["rm", "-f", &container],
+        "docker rm",
+        Duration::from_secs(60),
+    )
+    .await;
+    imported
+}
+
+async fn export_import(
+    container: &str,
+    ours: &Path,
+    changes: &[String],
+    tag: &str,
+) -> Result<(), BackendError> {
+    let step = format!("docker export {container} | docker import - {tag}");
+    let failed = |detail: String| BackendError::Image {
+        step: step.clone(),
+        detail,
+        hint: None,
+    };
+    let spawn = |args: &[&str], stdin: Stdio| {
+        Command::new("docker")
+            .args(args)
+            .stdin(stdin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| failed(format!("could not run docker: {e}")))
+    };
+    let mut export = spawn(&["export", container], Stdio::null())?;
+    let mut import_args = vec!["import"];
+    for change in changes {
+        import_args.extend(["--change", change.as_str()]);
+    }
+    import_args.extend(["-", tag]);
+    let mut import = spawn(&import_args, Stdio::piped())?;
+    let pipe_error = |e: std::io::Error| failed(format!("connecting docker's pipes: {e}"));
+    let from = export
+        .stdout
+        .take()
+        .ok_or_else(|| failed("docker export has no stdout".into()))?
+        .into_owned_fd()
+        .map_err(pipe_error)?;
+    let to = import
+        .stdin
+        .take()
+        .ok_or_else(|| failed("docker import has no stdin".into()))?
+        .into_owned_fd()
+        .map_err(pipe_error)?;
+    let ours = ours.to_path_buf();
+    // The tar crate reads and writes blocking; the pipes are handed over as plain files.
+    let merging = tokio::task::spawn_blocking(move || {
+        super::rootfs::merge(
+            std::io::BufReader::with_capacity(1 << 20, std::fs::File::from(from)),
+            &ours,
+            std::io::BufWriter::with_capacity(1 << 20, std::fs::File::from(to)),
+        )
+    });
+    let all = async {
+        tokio::join!(
+            merging,
+            export.wait_with_output(),
+            import.wait_with_output()
+        )
+    };
+    let (merged, exported, imported) = tokio::time::timeout(BUILD_TIMEOUT, all)
+        .await
+        .map_err(|_| failed(format!("no answer within {} s", BUILD_TIMEOUT.as_secs())))?;
+    let stderr = |out: &std::process::Output| {
+        let text = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = text.trim().lines().collect();
+        lines[lines.len().saturating_sub(25)..].join("\n")
+    };
+    let exported = exported.map_err(|e| failed(format!("docker export: {e}")))?;
+    let imported = imported.map_err(|e| failed(format!("docker import: {e}")))?;
+    if !exported.status.success() {
+        return Err(failed(format!("docker export: {}", stderr(&exported))));
+    }
+    if !imported.status.success() {
+        return Err(failed(format!("docker import: {}", stderr(&imported))));
+    }
+    merged
+        .map_err(|e| failed(format!("the merge stopped: {e}")))?
+        .map_err(|e| failed(format!("laying our files onto the export: {e}")))
 }
 
 /// `lsk-init`'s sources (`localstack/init/src/**`) and the lock its dependencies build from,
@@ -578,18 +828,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_dockerfile_labels_images_as_lsk_finds_and_prunes_them() {
-        let kit = crate::kit::Kit::for_workspace(&crate::kit::checkout()).unwrap();
-        let dockerfile = std::fs::read_to_string(kit.path(DOCKERFILE)).unwrap();
-        let label = dockerfile
-            .lines()
-            .find(|l| l.starts_with("LABEL "))
-            .expect("the Dockerfile labels the image");
+    fn the_image_is_labelled_as_lsk_finds_and_prunes_it_and_keeps_the_bases_environment() {
+        let base_env = [
+            "PATH=/usr/local/bin:/usr/bin".to_owned(),
+            "LANG=C".to_owned(),
+            "ODD=a \"b\" $c".to_owned(),
+        ];
+        let config = image_config("python:3.11-slim-bookworm", &base_env);
+        let label = config.iter().find(|c| c.starts_with("LABEL ")).unwrap();
         assert!(label.contains(&format!(" {MANAGED_LABEL}")), "{label}");
         assert!(
-            label.contains(&format!(" {BASE_LABEL}=${{BASE}}")),
+            label.contains(&format!(" {BASE_LABEL}=\"python:3.11-slim-bookworm\"")),
             "{label}"
         );
+        assert!(config.contains(&"ENV PATH=\"/usr/local/bin:/usr/bin\"".to_owned()));
+        assert!(
+            config.contains(&r#"ENV ODD="a \"b\" \$c""#.to_owned()),
+            "{config:#?}"
+        );
+        // Ours win: LANG once, with our value.
+        let lang: Vec<_> = config
+            .iter()
+            .filter(|c| c.starts_with("ENV LANG="))
+            .collect();
+        assert_eq!(lang, ["ENV LANG=\"C.UTF-8\""]);
+        assert!(config.contains(&"ENV LAMBDA_RUNTIME_EXECUTOR=\"process\"".to_owned()));
+        assert_eq!(config.last().unwrap(), &format!("ENTRYPOINT {ENTRYPOINT}"));
     }
 
     #[test]
@@ -636,22 +900,18 @@ mod tests {
     }
 
     #[test]
-    fn the_dockerfile_builds_offline_from_a_base_argument() {
+    fn the_images_files_are_prepared_offline_by_the_bases_python() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let text = std::fs::read_to_string(root.join(DOCKERFILE)).unwrap();
+        let script = std::fs::read_to_string(root.join(PREPARE_SITE)).unwrap();
+        // Packages (ours too) are installed on the host, hashes checked: nothing in the
+        // container may reach for an index.
         assert!(
-            !text.lines().any(|l| l.starts_with("# syntax")),
-            "a syntax line makes BuildKit fetch a frontend"
+            !script.contains("pip install"),
+            "prepare-site.py runs no pip"
         );
-        assert!(text.contains("ARG BASE="), "the base is a build argument");
-        assert!(text.contains("FROM ${BASE}"));
-        // Packages (ours too) are installed on the host, hashes checked; a pip in the build
-        // could reach for an index.
-        let steps: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
-        assert!(
-            !steps.iter().any(|l| l.contains("pip ")),
-            "no step runs pip: {steps:#?}"
-        );
-        assert!(text.contains("LAMBDA_RUNTIME_EXECUTOR=process"));
+        assert!(script.contains("with_pip=False"));
+        assert!(script.contains("UNCHECKED_HASH"));
+        assert!(script.contains(&format!("VENV = \"/{IMAGE_OPT}/venv\"")));
+        assert!(ENTRYPOINT.contains(&format!("/{IMAGE_OPT}/venv/bin/python")));
     }
 }

@@ -15,6 +15,7 @@ pub mod external;
 pub mod image;
 pub mod native;
 pub mod ready;
+mod rootfs;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
