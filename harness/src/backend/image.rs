@@ -180,17 +180,27 @@ async fn make_offline_base(root: &Path, tag: &str, why: &str) -> Result<(), Back
         BASE_TIMEOUT,
     )
     .await
-    .map_err(|e| match e {
+    .map_err(|e| {
+        hinted(
+            e,
+            format!(
+                "{why}; set {BASE_ENV} to a Debian image with python3 (3.11-3.13) and python3-venv that this engine has"
+            ),
+        )
+    })
+    .map(|_| ())
+}
+
+/// `e` with `hint` in place of its own, when it is an image step's error.
+fn hinted(e: BackendError, hint: String) -> BackendError {
+    match e {
         BackendError::Image { step, detail, .. } => BackendError::Image {
             step,
             detail,
-            hint: Some(format!(
-                "{why}; set {BASE_ENV} to a Debian image with python3 (3.11-3.13) and python3-venv that this engine has"
-            )),
+            hint: Some(hint),
         },
         other => other,
-    })
-    .map(|_| ())
+    }
 }
 
 /// The base to build on, made or pulled if needed: `requested` (or `LSK_DOCKER_BASE`) if
@@ -616,16 +626,14 @@ async fn make(
         BUILD_TIMEOUT,
     )
     .await
-    .map_err(|e| match e {
-        BackendError::Image { step, detail, .. } => BackendError::Image {
-            step,
-            detail,
-            hint: Some(format!(
+    .map_err(|e| {
+        hinted(
+            e,
+            format!(
                 "the engine mounts {} from this machine: with a remote engine (DOCKER_HOST), use the native backend or run lsk on the engine's machine",
                 image_root.display()
-            )),
-        },
-        other => other,
+            ),
+        )
     })?;
 
     phase.update(&format!(
