@@ -10,9 +10,9 @@
 //!   is present. Removing a hash tag is not enough for that: while another tag (`lsk image`'s
 //!   `lsk-localstack:latest`, an older build) holds the same layers, docker's build cache hands
 //!   them back in seconds. No other image is built, pruned or removed (lsk prunes only the images
-//!   of the base it builds on, here the alias). Every image built on the alias inherits its
-//!   labels, so what the bench built is found by label, even the last image of a build that was
-//!   interrupted (the daemon goes on building after its client is killed).
+//!   of the base it builds on, here the alias). Every image made on the alias carries its labels
+//!   (lsk keeps a base's labels, as a build on it would), so what the bench made is found by
+//!   label, even an image whose import finished after the bench was killed.
 //! - the image's inputs (prepare-site.py, lock, plugin, lsk-init) are copied under
 //!   `<target>/bench/docker` first: an edit or a rebuild in the workspace while the bench runs
 //!   must not turn the cached `ensure` or a container start into a new build.

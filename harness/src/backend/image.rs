@@ -404,11 +404,29 @@ fn quoted(value: &str) -> String {
     out
 }
 
-/// The `docker import --change` instructions of our image on `base`, whose environment is
-/// `base_env` (`KEY=value` entries; ours win where both set a variable).
-pub fn image_config(base: &str, base_env: &[String]) -> Vec<String> {
-    let mut changes: Vec<String> = base_env
+/// What our image keeps of its base's configuration, as a `docker build` on it would: its
+/// environment and its labels (`docker import` starts from neither).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct BaseConfig {
+    #[serde(rename = "Env", default)]
+    env: Option<Vec<String>>,
+    #[serde(rename = "Labels", default)]
+    labels: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// Labels lsk sets on its images (over any the base has).
+const IMAGE_LABELS: [(&str, &str); 2] = [
+    ("dev.lsk.image", "localstack"),
+    super::docker::LABEL_MANAGED,
+];
+
+/// The `docker import --change` instructions of our image on `base`, whose configuration is
+/// `inherited` (ours win where both set a variable or a label).
+pub fn image_config(base: &str, inherited: &BaseConfig) -> Vec<String> {
+    let mut changes: Vec<String> = inherited
+        .env
         .iter()
+        .flatten()
         .filter_map(|kv| kv.split_once('='))
         .filter(|(k, _)| !IMAGE_ENV.iter().any(|(ours, _)| ours == k))
         .map(|(k, v)| format!("ENV {k}={}", quoted(v)))
@@ -418,29 +436,50 @@ pub fn image_config(base: &str, base_env: &[String]) -> Vec<String> {
             .iter()
             .map(|(k, v)| format!("ENV {k}={}", quoted(v))),
     );
-    changes.push(format!(
-        "LABEL dev.lsk.image=localstack {MANAGED_LABEL} {BASE_LABEL}={}",
-        quoted(base)
-    ));
+    let ours: Vec<(&str, &str)> = IMAGE_LABELS
+        .into_iter()
+        .chain([(BASE_LABEL, base)])
+        .collect();
+    let labels: Vec<String> = inherited
+        .labels
+        .iter()
+        .flatten()
+        .filter(|(k, _)| !ours.iter().any(|(o, _)| o == k))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain(ours.iter().copied())
+        .map(|(k, v)| format!("{k}={}", quoted(v)))
+        .collect();
+    changes.push(format!("LABEL {}", labels.join(" ")));
     changes.push("EXPOSE 4566".to_owned());
     changes.push(format!("ENTRYPOINT {ENTRYPOINT}"));
     changes
 }
 
-/// The base's environment (`KEY=value` entries), which `docker import` would otherwise drop.
-async fn base_env(base: &str) -> Result<Vec<String>, BackendError> {
+/// The base's id, environment and labels (`docker import` would drop the last two), in one
+/// `docker image inspect`: every `lsk up --backend docker` asks.
+async fn inspect_base(base: &str) -> Result<(String, BaseConfig), BackendError> {
+    #[derive(serde::Deserialize)]
+    struct Inspected {
+        #[serde(rename = "Id")]
+        id: String,
+        #[serde(rename = "Config", default)]
+        config: Option<BaseConfig>,
+    }
     let out = run(
         "docker",
-        &["image", "inspect", "--format", "{{json .Config.Env}}", base],
-        &format!("reading {base}'s environment"),
+        &["image", "inspect", "--format", "{{json .}}", base],
+        &format!("reading {base}'s configuration"),
         Duration::from_secs(30),
     )
     .await?;
-    serde_json::from_str::<Option<Vec<String>>>(out.trim())
-        .map(Option::unwrap_or_default)
+    serde_json::from_str::<Inspected>(out.trim())
+        .map(|i| (i.id, i.config.unwrap_or_default()))
         .map_err(|e| BackendError::Image {
-            step: format!("reading {base}'s environment"),
-            detail: format!("docker printed {out:?}: {e}"),
+            step: format!("reading {base}'s configuration"),
+            detail: format!(
+                "docker printed {} bytes that are not an image: {e}",
+                out.len()
+            ),
             hint: None,
         })
 }
@@ -454,8 +493,8 @@ pub async fn ensure(
     progress: &Progress,
 ) -> Result<String, BackendError> {
     let base = ensure_base(root, base, progress).await?;
-    let base_id = local_image_id(&base).await.unwrap_or_default();
-    let config = image_config(&base, &base_env(&base).await?);
+    let (base_id, inherited) = inspect_base(&base).await?;
+    let config = image_config(&base, &inherited);
     let config_text = config.join("\n");
     let kit = kit_for(root)?;
     let script = read(&kit.path(PREPARE_SITE))?;
@@ -836,15 +875,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_image_is_labelled_as_lsk_finds_and_prunes_it_and_keeps_the_bases_environment() {
-        let base_env = [
-            "PATH=/usr/local/bin:/usr/bin".to_owned(),
-            "LANG=C".to_owned(),
-            "ODD=a \"b\" $c".to_owned(),
-        ];
-        let config = image_config("python:3.11-slim-bookworm", &base_env);
+    fn the_image_is_labelled_as_lsk_finds_and_prunes_it_and_keeps_the_bases_configuration() {
+        let inherited: BaseConfig = serde_json::from_str(
+            r#"{"Env": ["PATH=/usr/local/bin:/usr/bin", "LANG=C", "ODD=a \"b\" $c"],
+                "Labels": {"bench.owner": "77", "dev.lsk.managed": "false"}}"#,
+        )
+        .unwrap();
+        let config = image_config("python:3.11-slim-bookworm", &inherited);
         let label = config.iter().find(|c| c.starts_with("LABEL ")).unwrap();
-        assert!(label.contains(&format!(" {MANAGED_LABEL}")), "{label}");
+        // The base's labels stay (the bench finds what it made by them), ours win.
+        assert!(label.contains(" bench.owner=\"77\""), "{label}");
+        assert!(label.contains(" dev.lsk.managed=\"true\""), "{label}");
+        assert!(!label.contains("\"false\""), "{label}");
         assert!(
             label.contains(&format!(" {BASE_LABEL}=\"python:3.11-slim-bookworm\"")),
             "{label}"
