@@ -5,7 +5,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 # The lsk CLI from the debug profile: the tests build that profile anyway, so nothing compiles twice.
-LSK      ?= cargo run --quiet -p lsk --
+LSK      ?= cargo run --quiet -p lsk-cli --
 FN       ?= square
 DATA     ?= {"number": 6}
 PROMPT   ?= a couch on the moon
@@ -69,7 +69,7 @@ bench: ## Measure the kit (medians, ratios) and write target/bench/
 	@mkdir -p target; bash localstack/install.sh & install=$$!; base=; \
 	if [ -z "$${LSK_DOCKER_BASE:-}" ] && [ "$$(id -u)" = 0 ] && docker info >/dev/null 2>&1; then \
 	  bash localstack/docker/make-base.sh >target/bench-base.log 2>&1 & base=$$!; fi; \
-	cargo build --profile bench-tools -p lsk -p lsk-bench --bin lsk --bin lsk-bench; built=$$?; \
+	cargo build --profile bench-tools -p lsk-cli -p lsk-bench --bin lsk --bin lsk-bench; built=$$?; \
 	wait $$install || { echo "make bench: installing LocalStack failed (see above)" >&2; exit 1; }; \
 	[ -z "$$base" ] || wait $$base || \
 	  echo "make bench: making the offline base failed (target/bench-base.log); the bench tries again" >&2; \

@@ -46,15 +46,15 @@ fn cargo() -> String {
 
 /// Builds the `lsk` CLI in the project (profile `bench-tools`) and returns its path.
 ///
-/// The same package set as `make bench` builds (`-p lsk -p lsk-bench`): cargo unifies features
-/// per set, so building `-p lsk` alone would recompile the AWS SDK a second time.
+/// The same package set as `make bench` builds (`-p lsk-cli -p lsk-bench`): cargo unifies features
+/// per set, so building `-p lsk-cli` alone would recompile the AWS SDK a second time.
 pub async fn build_cli(root: &Path, bench_dir: &Path) -> Result<PathBuf> {
     let args = [
         "build",
         "--profile",
         crate::TOOLS_PROFILE,
         "-p",
-        "lsk",
+        "lsk-cli",
         "-p",
         "lsk-bench",
         "--bin",
@@ -70,7 +70,7 @@ pub async fn build_cli(root: &Path, bench_dir: &Path) -> Result<PathBuf> {
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
         .spawn()
-        .context("running cargo build -p lsk")?;
+        .context("running cargo build -p lsk-cli")?;
     let stdout = child
         .stdout
         .take()
@@ -97,7 +97,7 @@ pub async fn build_cli(root: &Path, bench_dir: &Path) -> Result<PathBuf> {
     };
     let (status, exe) = tokio::time::timeout(BUILD_CLI_TIMEOUT, read)
         .await
-        .map_err(|_| anyhow!("cargo build -p lsk took longer than {BUILD_CLI_TIMEOUT:?}"))??;
+        .map_err(|_| anyhow!("cargo build -p lsk-cli took longer than {BUILD_CLI_TIMEOUT:?}"))??;
     if !status.success() {
         bail!("`cargo {}` failed ({status})", args.join(" "));
     }

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use lsk::backend::native::ensure_installed;
+use lsk::kit::venv::ensure_installed;
 
 #[tokio::test]
 async fn localstack_plugin_unit_tests_pass() {

@@ -131,7 +131,7 @@ class HotReloadShapeTest(unittest.TestCase):
         from localstack import config
         from localstack.services.lambda_.invocation.lambda_models import HotReloadingCode
 
-        # harness/src/deploy/mod.rs: HOT_RELOAD_BUCKET and HOT_RELOAD_SHA256.
+        # harness/deploy/src/kinds/function.rs: HOT_RELOAD_BUCKET and HOT_RELOAD_SHA256.
         self.assertEqual(config.BUCKET_MARKER_LOCAL, "hot-reload")
         code = HotReloadingCode(host_path="/ws/.lsk/watch/square")
         self.assertTrue(code.is_hot_reloading())

@@ -1,0 +1,241 @@
+//! The library entry points: load a stack, build and deploy it into a [`LocalStack`], and reach
+//! what was deployed (invoke functions, call their URLs, use queues and buckets) from tests.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), lsk::Error> {
+//! use lsk::{BackendChoice, LocalStack, Stack};
+//! let stack = Stack::load("lsk.toml")?;
+//! // The stack's root, and the services its kinds need (SNS for topics, ...).
+//! let localstack = LocalStack::start(BackendChoice::Auto, stack.start_options()).await?;
+//! let deployed = stack.deploy(&localstack).await?;
+//! let answer = deployed.function("square")?.invoke(&serde_json::json!({"number": 6})).await?;
+//! assert_eq!(answer["result"], 36);
+//! localstack.stop().await?;
+//! # Ok(()) }
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::aws::Clients;
+use crate::backend::{BackendKind, LocalStack};
+use crate::build::{self, BuildTarget};
+use crate::deploy::{self, DeployOptions};
+use crate::error::Error;
+use crate::manifest::Manifest;
+use crate::package::{self, Package};
+use crate::progress::Progress;
+
+mod handles;
+mod status;
+
+pub use handles::{
+    ApiHandle, BucketHandle, Deployed, Execution, FunctionHandle, QueueHandle, StateMachineHandle,
+    TopicHandle,
+};
+
+/// A manifest and the workspace it belongs to.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    manifest: Manifest,
+}
+
+/// Settings of [`Stack::deploy_with`].
+#[derive(Debug, Clone)]
+pub struct DeployOpts {
+    /// Remove functions lsk deployed for this project that the manifest no longer lists.
+    pub prune: bool,
+    /// Override how binaries are built (default: from the backend).
+    pub target: Option<BuildTarget>,
+    pub progress: Progress,
+}
+
+impl Default for DeployOpts {
+    fn default() -> Self {
+        DeployOpts {
+            prune: true,
+            target: None,
+            progress: Progress::silent(),
+        }
+    }
+}
+
+impl Stack {
+    /// Loads and validates the manifest at `path`.
+    pub fn load(path: impl AsRef<Path>) -> Result<Stack, Error> {
+        let path = path.as_ref();
+        // Relative paths are kept absolute so the root is right whatever the cwd becomes.
+        let path = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            std::env::current_dir()
+                .map_err(|source| Error::Io {
+                    what: "reading the current directory".into(),
+                    source,
+                })?
+                .join(path)
+        };
+        Ok(Stack {
+            manifest: Manifest::load(&path)?,
+        })
+    }
+
+    /// Finds `lsk.toml` from `start` upwards and loads it.
+    pub fn discover(start: impl AsRef<Path>) -> Result<Stack, Error> {
+        let path = Manifest::find(start.as_ref())?;
+        Stack::load(path)
+    }
+
+    pub fn from_manifest(manifest: Manifest) -> Stack {
+        Stack { manifest }
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The workspace root (the manifest's directory).
+    pub fn root(&self) -> &Path {
+        self.manifest.root()
+    }
+
+    /// Options to start a LocalStack for this stack: its root, and the services its kinds need
+    /// besides the kit's own (a LocalStack without them refuses the deploy).
+    pub fn start_options(&self) -> crate::backend::StartOptions {
+        crate::backend::StartOptions::new(self.root()).services(self.manifest.services())
+    }
+
+    /// The project name recorded on deployed functions (the root directory's name).
+    pub fn project(&self) -> String {
+        self.root()
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "lsk".into())
+    }
+
+    /// How binaries must be built for `localstack`, and a note when it had to guess.
+    pub async fn build_target_for(&self, localstack: &LocalStack) -> (BuildTarget, Option<String>) {
+        match localstack.backend() {
+            BackendKind::Native => (BuildTarget::Host, None),
+            // Our image is Debian bookworm: a host build runs there when this host is Linux
+            // with a glibc no newer than bookworm's; otherwise cargo-lambda builds for an old glibc.
+            BackendKind::Docker => match build::host_runs_in_kit_image().await {
+                Ok(()) => (BuildTarget::Host, None),
+                Err(why) => (
+                    BuildTarget::Lambda,
+                    Some(format!("building with cargo-lambda: {why}")),
+                ),
+            },
+            BackendKind::DockerOfficial => (BuildTarget::Lambda, None),
+            BackendKind::External => {
+                if which::which("cargo-lambda").is_ok() {
+                    (BuildTarget::Lambda, None)
+                } else {
+                    (
+                        BuildTarget::Host,
+                        Some(format!(
+                            "building for this host: {} is an external LocalStack and cargo-lambda is not installed; if it runs Lambdas in containers, install cargo-lambda (pip install cargo-lambda ziglang) or pass --build-target lambda",
+                            localstack.endpoint()
+                        )),
+                    )
+                }
+            }
+        }
+    }
+
+    /// Builds every function for `target` in one cargo invocation (with `lsk-init` too when
+    /// `include_init`, for the native backend).
+    pub async fn build(
+        &self,
+        target: BuildTarget,
+        include_init: bool,
+        progress: &Progress,
+    ) -> Result<build::Built, Error> {
+        Ok(build::build(&self.manifest, target, include_init, progress).await?)
+    }
+
+    /// Zips each built binary as `bootstrap`.
+    pub fn package_built(&self, built: &build::Built) -> Result<BTreeMap<String, Package>, Error> {
+        let mut packages = BTreeMap::new();
+        for (function, path) in &built.binaries {
+            // Every built function comes from the manifest; the default is Lambda's own.
+            let architecture = self
+                .manifest
+                .functions
+                .get(function)
+                .map(|f| f.architecture)
+                .unwrap_or_default();
+            let mut package = package::package_binary(path, architecture)?;
+            package.build = built.target.map(|t| t.label().to_owned());
+            packages.insert(function.clone(), package);
+        }
+        Ok(packages)
+    }
+
+    /// Builds every function for `target` and zips each as `bootstrap`.
+    pub async fn package(
+        &self,
+        target: BuildTarget,
+        progress: &Progress,
+    ) -> Result<BTreeMap<String, Package>, Error> {
+        let built = self.build(target, false, progress).await?;
+        self.package_built(&built)
+    }
+
+    /// Builds, packages and deploys everything, removing functions no longer in the manifest.
+    pub async fn deploy(&self, localstack: &LocalStack) -> Result<Deployed, Error> {
+        self.deploy_with(localstack, &DeployOpts::default()).await
+    }
+
+    pub async fn deploy_with(
+        &self,
+        localstack: &LocalStack,
+        opts: &DeployOpts,
+    ) -> Result<Deployed, Error> {
+        let target = match opts.target {
+            Some(t) => t,
+            None => {
+                let (t, note) = self.build_target_for(localstack).await;
+                if let Some(n) = note {
+                    opts.progress.note(&format!("note: {n}"));
+                }
+                t
+            }
+        };
+        let packages = self.package(target, &opts.progress).await?;
+        self.apply(localstack, &packages, opts).await
+    }
+
+    /// Deploys already packaged functions (see [`Stack::package`]).
+    pub async fn apply(
+        &self,
+        localstack: &LocalStack,
+        packages: &BTreeMap<String, Package>,
+        opts: &DeployOpts,
+    ) -> Result<Deployed, Error> {
+        let offered = crate::backend::external::check_services(
+            localstack.endpoint(),
+            &self.manifest.services(),
+        )
+        .await?;
+        let clients = Clients::new(&localstack.sdk_config());
+        let (report, _) = deploy::apply(
+            &self.manifest,
+            packages,
+            &clients,
+            &DeployOptions {
+                prune: opts.prune,
+                project: self.project(),
+                offered,
+            },
+            &opts.progress,
+        )
+        .await?;
+        let mut deployed = self.observe(localstack).await?;
+        deployed.report = report;
+        Ok(deployed)
+    }
+}
+
+pub use lsk_kit::paths::venv_bin;

@@ -1,8 +1,0 @@
-//! The `lsk` command line: a thin dispatcher over the `lsk` library.
-#![forbid(unsafe_code)]
-
-mod cli;
-
-fn main() -> std::process::ExitCode {
-    cli::main()
-}
