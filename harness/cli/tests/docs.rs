@@ -177,7 +177,7 @@ fn links(text: &str) -> Vec<(usize, String)> {
     out
 }
 
-/// The anchors GitHub gives a page's headings (`## A `b`: C` -> `a-b-c`, repeats `-1`, `-2`).
+/// The anchors GitHub gives a page's headings: `## A b: C` is `#a-b-c`, its repeats `#a-b-c-1`...
 fn heading_slugs(text: &str) -> BTreeSet<String> {
     let (mut slugs, mut repeats) = (BTreeSet::new(), HashMap::<String, usize>::new());
     for (_, line) in prose(text) {
@@ -279,7 +279,7 @@ impl Checker {
         while let Some(arg) = args.get(i).filter(|a| a.starts_with(['-', '<'])) {
             let name = arg.split('=').next().unwrap_or(arg);
             if arg.starts_with("--") && !global.contains_key(name) {
-                self.fail(at, format!("error: unexpected argument '{name}' found"));
+                return self.fail(at, format!("error: unexpected argument '{name}' found"));
             }
             let takes_value = global.get(name).is_some_and(|v| *v) && !arg.contains('=');
             i += if takes_value { 2 } else { 1 };

@@ -21,8 +21,6 @@ const INVOKER: Invoker = Invoker {
     principal: "apigateway.amazonaws.com",
     kind: "api",
 };
-/// The stage when the manifest names none (AWS SAM's default).
-
 /// The integration URI that proxies to a function.
 pub fn integration_uri(region: &str, function: &str) -> String {
     format!(

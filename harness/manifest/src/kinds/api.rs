@@ -22,6 +22,7 @@ use crate::spans::{Collector, Seg, key, keys, render_path, with};
 
 /// The manifest section of this kind.
 pub(crate) const SECTION: &str = "apis";
+/// The stage when the manifest names none (AWS SAM's default).
 pub const DEFAULT_STAGE: &str = "Prod";
 
 const METHODS: &[&str] = &[
