@@ -14,8 +14,11 @@ use std::time::{Duration, Instant};
 
 use common::text;
 
-/// The function's source: its answer names the build, and `{"wait_for": PATH}` keeps it busy
-/// until that file exists (the test decides when an invocation ends, not a clock).
+/// The function's source: its answer names the build, and `{"wait_for": NAME}` keeps it busy
+/// until a file of that name is in its code directory (the test decides when an invocation ends,
+/// not a clock). The code directory, not a path of the workspace: the function's `/tmp` is its
+/// own, as on AWS, so a workspace under `/tmp` (where many CI systems check out) is out of its
+/// sight, while the watched code directory is what it runs from on every backend.
 fn function_source(version: &str) -> String {
     format!(
         r#"//! Answers with the build that runs (the `lsk watch` test's function).
@@ -23,8 +26,10 @@ use lambda_runtime::{{Error, LambdaEvent}};
 use serde_json::{{Value, json}};
 
 pub async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {{
-    if let Some(path) = event.payload.get("wait_for").and_then(Value::as_str) {{
-        while !std::path::Path::new(path).exists() {{
+    if let Some(name) = event.payload.get("wait_for").and_then(Value::as_str) {{
+        let root = std::env::var("LAMBDA_TASK_ROOT").unwrap_or_default();
+        let path = std::path::Path::new(&root).join(name);
+        while !path.exists() {{
             std::thread::sleep(std::time::Duration::from_millis(20));
         }}
     }}
@@ -211,10 +216,14 @@ fn saves_reach_the_running_function(name: &str, backend: &'static str, function:
     assert_eq!(ws.version("{}"), "v1", "watching alone changes nothing");
 
     // An invoke that is running while the new code is put in place finishes on the old code.
-    // It waits for a file in a directory the function sees on every backend.
-    let release = ws.dir.join(".lsk/watch/release-the-slow-invoke");
+    // It waits for a file in its code directory, which it sees on every backend.
+    let release = ws
+        .dir
+        .join(".lsk/watch")
+        .join(function)
+        .join("release-the-slow-invoke");
     let dir = ws.dir.clone();
-    let payload = format!(r#"{{"wait_for": "{}"}}"#, release.display());
+    let payload = r#"{"wait_for": "release-the-slow-invoke"}"#.to_owned();
     let slow = std::thread::spawn(move || version(&dir, backend, function, &payload));
     std::thread::sleep(Duration::from_millis(1000));
     ws.write_version("v2");
