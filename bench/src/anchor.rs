@@ -13,9 +13,13 @@ use anyhow::{Context, Result, anyhow, bail};
 use hyper::Method;
 use tokio::process::{Child, Command};
 
-use crate::http::{Client, Prepared};
+use crate::http::{Check, Client, Prepared};
 use crate::lambda::{PAYLOAD, check_36, invoke_path};
+use crate::plan::Ctx;
 use crate::procs::MARKER;
+use crate::report::{Report, Section};
+use crate::stats::Measured;
+use crate::{devloop, load, progress};
 
 pub const NOT_INSTALLED: &str =
     "not installed: `make bench-tools` (pip install cargo-lambda into .lsk/venv)";
@@ -127,5 +131,47 @@ impl Watch {
             // Whatever of the group is left (the function it ran).
             let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
         }
+    }
+}
+
+pub(crate) async fn anchor_phase(ctx: &Ctx, report: &mut Report) {
+    let Some(cargo_lambda) = find(&ctx.root) else {
+        report.fail("anchor_cargo_lambda", NOT_INSTALLED);
+        return;
+    };
+    progress("anchor: cargo lambda watch serving square");
+    let result = async {
+        let port = devloop::free_port()?;
+        let mut watch = Watch::start(
+            &cargo_lambda,
+            &ctx.root,
+            &ctx.bench_dir.join("cargo-lambda-target"),
+            port,
+            &ctx.bench_dir,
+        )
+        .await?;
+        let measured = async {
+            let body = watch.first_answer().await?;
+            load::latency(
+                watch.addr,
+                &watch.request()?,
+                &Check::Exact(body),
+                ctx.plan.warmup,
+                ctx.plan.samples,
+            )
+            .await
+        }
+        .await;
+        watch.stop().await;
+        measured
+    }
+    .await;
+    match result {
+        Ok(samples) => {
+            if let Some(m) = Measured::of_durations_ms(&samples) {
+                report.set("anchor_cargo_lambda", m);
+            }
+        }
+        Err(e) => report.fail_section(Section::Anchor, &format!("{e:#}")),
     }
 }

@@ -11,9 +11,15 @@ use hyper::Method;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::http::{Client, Prepared};
+use lsk::build::Built;
+
+use crate::http::{Check, Client, Prepared};
 use crate::lambda::{PAYLOAD, check_36};
+use crate::plan::Ctx;
 use crate::procs::{self, MARKER};
+use crate::report::Report;
+use crate::stats::Measured;
+use crate::{FUNCTION, load};
 
 const LISTENING_PREFIX: &str = "LSK_INIT_LISTENING ";
 const ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(15);
@@ -125,4 +131,36 @@ impl Standalone {
         }
         Ok(())
     }
+}
+
+pub(crate) async fn standalone_phase(ctx: &Ctx, built: &Built, report: &mut Report) -> Result<()> {
+    let init = built
+        .init
+        .as_deref()
+        .ok_or_else(|| anyhow!("lsk-init was not built"))?;
+    let square = built
+        .binaries
+        .get(FUNCTION)
+        .ok_or_else(|| anyhow!("{FUNCTION} was not built"))?;
+    let dir = ctx.bench_dir.join("standalone").join(FUNCTION);
+    let sa = Standalone::start(init, square, &dir, &ctx.bench_dir).await?;
+    let measured = async {
+        let body = sa.learn_answer().await?;
+        load::latency(
+            sa.addr,
+            &sa.request()?,
+            &Check::Exact(body),
+            ctx.plan.warmup,
+            ctx.plan.standalone_samples,
+        )
+        .await
+    }
+    .await;
+    let stopped = sa.stop().await;
+    let samples = measured?;
+    stopped?;
+    if let Some(m) = Measured::of_durations_ms(&samples) {
+        report.set("standalone", m);
+    }
+    Ok(())
 }
