@@ -1,6 +1,6 @@
 //! Embeds the kit's own files (`localstack/`: install script, locks, plugin, Docker files and
-//! `lsk-init`'s sources, plus the workspace's `Cargo.toml` and `Cargo.lock`) into `lsk` (this crate, `harness/kit`), so an
-//! installed `lsk` works in any Cargo workspace; `src/kit.rs` unpacks them under `.lsk/kit/`.
+//! `lsk-init`'s sources, plus the workspace's `Cargo.toml` and `Cargo.lock`) into `lsk-kit`, so
+//! an installed `lsk` works in any Cargo workspace; `src/lib.rs` unpacks them under `.lsk/kit/`.
 //!
 //! The files are listed by walking the directory, so a file added to the plugin or to
 //! `lsk-init` is picked up without editing a list here.

@@ -1,4 +1,5 @@
-//! A running LocalStack on any backend: started, found again (`lsk down`, `lsk status`) or given, and stopped.
+//! A running LocalStack on any backend: started, found again (`lsk down`, `lsk status`) or given,
+//! and stopped.
 
 use super::*;
 

@@ -1,4 +1,5 @@
-//! Which backend runs LocalStack here, and why: `auto` asks for an endpoint, then native, then a Docker daemon.
+//! Which backend runs LocalStack here, and why: `auto` asks for an endpoint, then native, then a
+//! Docker daemon.
 
 use super::*;
 

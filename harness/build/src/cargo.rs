@@ -1,4 +1,5 @@
-//! Running cargo: the arguments of a build (cargo and cargo-lambda), where its binaries are kept, its progress lines.
+//! Running cargo: the arguments of a build (cargo and cargo-lambda), where its binaries are kept,
+//! its progress lines.
 
 use super::*;
 

@@ -499,7 +499,7 @@ fn newest_glibc(bytes: &[u8]) -> Option<(u32, u32)> {
 
 /// A real Lambda build through the kit: installs the pinned cargo-lambda and zig into
 /// `.lsk/venv` when no cargo-lambda is found, then cross-builds `square` with them.
-/// `cargo test -p lsk --lib -- --ignored --nocapture square_builds_for_lambda`
+/// `cargo test -p lsk-build --lib -- --ignored --nocapture square_builds_for_lambda`
 #[tokio::test]
 #[ignore = "installs cargo-lambda + zig into .lsk/venv when missing and builds square for Lambda (minutes)"]
 async fn square_builds_for_lambda_with_an_old_glibc_baseline() {

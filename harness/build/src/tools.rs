@@ -1,4 +1,5 @@
-//! cargo-lambda and zig: found on PATH, or installed (pinned, with hashes) into the workspace's venv.
+//! cargo-lambda and zig: found on PATH, or installed (pinned, with hashes) into the workspace's
+//! venv.
 
 use super::*;
 

@@ -1,4 +1,5 @@
-//! The workspace as `cargo metadata` sees it: packages, binaries, which packages each function depends on, and the functions a manifest wants.
+//! The workspace as `cargo metadata` sees it: packages, binaries, which packages each function
+//! depends on, and the functions a manifest wants.
 
 use super::*;
 

@@ -1,5 +1,5 @@
 //! `lsk` as a tool in a team's own Cargo workspace, outside this repository: installed with
-//! `cargo install --path harness` into a scratch root, it makes a function with `lsk new`,
+//! `cargo install --path harness/cli` into a scratch root, it makes a function with `lsk new`,
 //! starts LocalStack and deploys with `lsk up` (native backend), answers an invoke and its
 //! function URL, serves the workspace's own `cargo test` through the `lsk` library (a
 //! dev-dependency of its test crate), and after `lsk down` leaves nothing running. Everything the kit needs

@@ -1,4 +1,5 @@
-//! The vocabulary every kind reconciles with: what changed, the deploy error, the resource types, references resolved from what was deployed, and the tags that mark what lsk owns.
+//! The vocabulary every kind reconciles with: what changed, the deploy error, the resource types,
+//! references resolved from what was deployed, and the tags that mark what lsk owns.
 
 use super::*;
 

@@ -1,4 +1,5 @@
-//! Containers tied to the process that started them (tests, the bench): testcontainers with a reaper, or `docker run -i` with a stdin lifeline; either way gone when the process is.
+//! Containers tied to the process that started them (tests, the bench): testcontainers with a
+//! reaper, or `docker run -i` with a stdin lifeline; either way gone when the process is.
 
 use super::*;
 

@@ -102,7 +102,7 @@ fn committed_compose_file_is_the_rendered_one() {
     assert_eq!(
         committed,
         render_compose(),
-        "localstack/docker-compose.yml is stale: run `LSK_BLESS=1 cargo test -p lsk committed_compose` to rewrite it"
+        "localstack/docker-compose.yml is stale: run `LSK_BLESS=1 cargo test -p lsk-backend committed_compose` to rewrite it"
     );
 }
 

@@ -1,4 +1,5 @@
-//! The base our image is made on: given (`LSK_DOCKER_BASE`), found locally, pulled, or made offline from Debian's packages; its Python.
+//! The base our image is made on: given (`LSK_DOCKER_BASE`), found locally, pulled, or made offline
+//! from Debian's packages; its Python.
 
 use super::*;
 

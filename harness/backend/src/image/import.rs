@@ -1,4 +1,5 @@
-//! The image made in one layer: the base's export with our tree on top, streamed into `docker import`.
+//! The image made in one layer: the base's export with our tree on top, streamed into `docker
+//! import`.
 
 use super::*;
 

@@ -455,7 +455,6 @@ async fn wait_updated(clients: &Clients, name: &str) -> Result<(), DeployError> 
     }
 }
 
-/// Creates or updates the function (code only when its SHA-256 differs).
 /// LocalStack's marker bucket for hot-reload code: the key is a host directory the function's
 /// code is read from as it is, at every start of an execution environment.
 pub const HOT_RELOAD_BUCKET: &str = "hot-reload";
@@ -495,6 +494,7 @@ pub async fn use_hot_reload_code(
     Ok(true)
 }
 
+/// Creates or updates the function (code only when its SHA-256 differs).
 pub async fn ensure_function(
     clients: &Clients,
     desired: &DesiredFunction,
