@@ -212,7 +212,7 @@ async fn kit_tools(
     root: &Path,
     progress: &crate::progress::Phase,
 ) -> Result<(PathBuf, PathBuf), BackendError> {
-    let bin = root.join(".lsk/venv/bin");
+    let bin = lsk_kit::paths::venv_bin(root);
     let (uv, python) = (bin.join("uv"), bin.join("python"));
     if uv.is_file() && python.is_file() {
         return Ok((uv, python));
@@ -383,7 +383,7 @@ pub async fn ensure(
     let phase = progress.phase("image");
     // One directory per process: two test binaries may build the same tag at once. Under
     // .lsk/, the only place lsk writes to in a workspace; absolute, as docker mounts it.
-    let ctx = std::path::absolute(root.join(".lsk").join("image").join(format!(
+    let ctx = std::path::absolute(lsk_kit::paths::image_context(root).join(format!(
         "{}-{}",
         tag.rsplit(':').next().unwrap_or("ctx"),
         std::process::id()

@@ -485,7 +485,7 @@ pub async fn probe(project_root: &Path) -> super::NativeProbe {
             ),
         };
     }
-    let venv = project_root.join(".lsk/venv");
+    let venv = lsk_kit::paths::venv(project_root);
     if venv.join("bin/python").is_file() && venv.join(".lsk-installed").is_file() {
         return NativeProbe::Available {
             how: "LocalStack is installed in .lsk/venv".into(),

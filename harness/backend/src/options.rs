@@ -98,5 +98,5 @@ impl StartOptions {
 
 /// `<root>/.lsk/state`
 pub fn state_dir(root: &Path) -> PathBuf {
-    root.join(".lsk").join("state")
+    lsk_kit::paths::state_dir(root)
 }

@@ -303,12 +303,28 @@ fn closures_follow_workspace_dependencies_at_any_depth() {
 async fn this_workspaces_closures_come_from_cargo() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let closures = workspace_closures(&root).await.unwrap();
+    // The library facade's closure is the harness crates (the workspace packages it uses).
     assert_eq!(
         closures["lsk"]
             .iter()
             .map(String::as_str)
             .collect::<Vec<_>>(),
-        ["lsk"]
+        [
+            "lsk",
+            "lsk-aws",
+            "lsk-backend",
+            "lsk-build",
+            "lsk-deploy",
+            "lsk-kit",
+            "lsk-manifest"
+        ]
+    );
+    assert_eq!(
+        closures["lsk-manifest"]
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        ["lsk-manifest"]
     );
     assert!(closures["lsk-e2e"].contains("lsk"), "{closures:?}");
     assert!(closures.contains_key("square"), "{closures:?}");

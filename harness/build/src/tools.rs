@@ -53,7 +53,7 @@ pub async fn ensure_cargo_lambda(root: &Path, progress: &Progress) -> Result<Pat
         return Ok(found);
     }
     let venv_bin = lsk_kit::paths::venv_bin(root);
-    let venv = root.join(".lsk").join("venv");
+    let venv = lsk_kit::paths::venv(root);
     let requirements = crate::kit::Kit::for_workspace(root)?.path(BUILD_TOOLS);
     if !requirements.is_file() {
         return Err(BuildError::BuildToolsMissing {

@@ -18,6 +18,17 @@ pub fn venv_bin(root: &Path) -> PathBuf {
     venv(root).join("bin")
 }
 
+/// LocalStack's state, logs and pid file (or container record), unless `--state-dir` says
+/// otherwise.
+pub fn state_dir(root: &Path) -> PathBuf {
+    lsk_dir(root).join("state")
+}
+
+/// Where our image's files are laid out before `docker import` (a folder per build).
+pub fn image_context(root: &Path) -> PathBuf {
+    lsk_dir(root).join("image")
+}
+
 /// Where `lsk watch` keeps each watched function's code (LocalStack reads it as hot-reload code;
 /// the docker backend mounts it at the same path).
 pub fn watch_root(root: &Path) -> PathBuf {
