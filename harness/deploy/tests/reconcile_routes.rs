@@ -118,6 +118,26 @@ macro_rules! mocked_client {
     }};
 }
 
+/// A rule: ListTagsForResource of `$arn` answers `$tags`. SNS, EventBridge and Step Functions
+/// name the operation, its input and its tag type alike; `unwrap` where the SDK's tag builder
+/// is fallible.
+macro_rules! tags_rule {
+    ($sdk:ident, $arn:expr, $tags:expr $(, $unwrap:ident)?) => {{
+        let arn: String = $arn;
+        let tags: Vec<$sdk::types::Tag> = $tags
+            .iter()
+            .map(|(k, v)| $sdk::types::Tag::builder().key(*k).value(*v).build()$(.$unwrap())?)
+            .collect();
+        mock!($sdk::Client::list_tags_for_resource)
+            .match_requests(move |r| r.resource_arn() == Some(arn.as_str()))
+            .then_output(move || {
+                $sdk::operation::list_tags_for_resource::ListTagsForResourceOutput::builder()
+                    .set_tags(Some(tags.clone()))
+                    .build()
+            })
+    }};
+}
+
 /// Rules per service client.
 #[derive(Default)]
 struct Rules {
@@ -569,25 +589,8 @@ async fn a_changed_filter_policy_replaces_just_that_subscription() {
 
 /// ListTagsForResource of `arn` answers `tags`.
 fn answer_sns_tags(mocked: &mut Mocked, arn: String, tags: &[(&str, &str)]) {
-    let tags: Vec<sns::types::Tag> = tags
-        .iter()
-        .map(|(k, v)| {
-            sns::types::Tag::builder()
-                .key(*k)
-                .value(*v)
-                .build()
-                .unwrap()
-        })
-        .collect();
-    mocked.answers.sns.push(
-        mock!(sns::Client::list_tags_for_resource)
-            .match_requests(move |r| r.resource_arn() == Some(arn.as_str()))
-            .then_output(move || {
-                sns::operation::list_tags_for_resource::ListTagsForResourceOutput::builder()
-                    .set_tags(Some(tags.clone()))
-                    .build()
-            }),
-    );
+    let rule = tags_rule!(sns, arn, tags, unwrap);
+    mocked.answers.sns.push(rule);
 }
 
 #[tokio::test]
@@ -967,25 +970,8 @@ async fn a_changed_schedule_puts_just_that_rule() {
 
 /// ListTagsForResource of `arn` answers `tags`.
 fn answer_events_tags(mocked: &mut Mocked, arn: String, tags: &[(&str, &str)]) {
-    let tags: Vec<events::types::Tag> = tags
-        .iter()
-        .map(|(k, v)| {
-            events::types::Tag::builder()
-                .key(*k)
-                .value(*v)
-                .build()
-                .unwrap()
-        })
-        .collect();
-    mocked.answers.events.push(
-        mock!(events::Client::list_tags_for_resource)
-            .match_requests(move |r| r.resource_arn() == Some(arn.as_str()))
-            .then_output(move || {
-                events::operation::list_tags_for_resource::ListTagsForResourceOutput::builder()
-                    .set_tags(Some(tags.clone()))
-                    .build()
-            }),
-    );
+    let rule = tags_rule!(events, arn, tags, unwrap);
+    mocked.answers.events.push(rule);
 }
 
 #[tokio::test]
@@ -1984,19 +1970,7 @@ async fn pruning_deletes_only_this_projects_state_machines() {
         &["pipeline", "old-flow", "their-flow", "hand-flow"],
     );
     let tagged = |name: &'static str, tags: &'static [(&'static str, &'static str)]| {
-        mock!(sfn::Client::list_tags_for_resource)
-            .match_requests(move |r| {
-                r.resource_arn() == Some(aws::state_machine_arn(REGION, name).as_str())
-            })
-            .then_output(move || {
-                sfn::operation::list_tags_for_resource::ListTagsForResourceOutput::builder()
-                    .set_tags(Some(
-                        tags.iter()
-                            .map(|(k, v)| sfn::types::Tag::builder().key(*k).value(*v).build())
-                            .collect(),
-                    ))
-                    .build()
-            })
+        tags_rule!(sfn, aws::state_machine_arn(REGION, name), tags)
     };
     mocked.answers.sfn.push(tagged(
         "old-flow",
