@@ -60,9 +60,20 @@ pub struct Target {
     /// LocalStack port on 127.0.0.1
     #[arg(long, global = true, env = "LSK_PORT", default_value_t = backend::DEFAULT_PORT)]
     pub port: u16,
-    /// The manifest (default: lsk.toml in this directory or the nearest parent)
+    /// The manifest (default: lsk.toml in this directory, else a SAM template here, else
+    /// lsk.toml in the nearest parent)
     #[arg(long, global = true, env = "LSK_MANIFEST", value_name = "PATH")]
     pub manifest: Option<PathBuf>,
+    /// A SAM template to run instead of lsk.toml (default: template.yaml, template.yml or
+    /// template.json here when there is no lsk.toml)
+    #[arg(long, global = true, env = "LSK_TEMPLATE", value_name = "PATH", conflicts_with = "manifest")]
+    pub template: Option<PathBuf>,
+    /// A template's parameters: K=V ... (over samconfig.toml's parameter_overrides)
+    #[arg(long, global = true, value_name = "K=V", num_args = 1.., value_parser = parse_override)]
+    pub parameter_overrides: Vec<(String, String)>,
+    /// A template's CloudFormation stack name (default: samconfig.toml's, else the directory's name)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub stack_name: Option<String>,
     /// Native LocalStack's state, log and pid file (default: .lsk/state next to the manifest)
     #[arg(long, global = true, env = "LSK_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
@@ -88,6 +99,10 @@ pub struct DeployArgs {
     /// Print the result as JSON
     #[arg(long)]
     pub json: bool,
+    /// Deploy a template's resources the kit does not run (as LocalStack's inert stand-ins,
+    /// listed in the endpoint table) instead of refusing the template
+    #[arg(long)]
+    pub allow_unsupported: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -179,6 +194,18 @@ pub enum Command {
     },
 }
 
+/// One `K=V` of `--parameter-overrides` (also `ParameterKey=K,ParameterValue=V`).
+pub fn parse_override(s: &str) -> Result<(String, String), String> {
+    let pair = match s.strip_prefix("ParameterKey=") {
+        Some(rest) => rest.split_once(",ParameterValue="),
+        None => s.split_once('='),
+    };
+    match pair {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("{s}: expected KEY=VALUE")),
+    }
+}
+
 /// `30s`, `10m`, `2h`, `1d`, `1h 30m` (humantime's units), or plain seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -258,20 +285,41 @@ impl Failed {
     }
 }
 
+/// The stack's file: `--template`, `--manifest`, else `lsk.toml` here, a SAM template here, or
+/// the nearest `lsk.toml` above.
 fn manifest_path(target: &Target) -> Result<PathBuf> {
-    match &target.manifest {
-        Some(p) => Ok(p.clone()),
-        None => {
-            let cwd =
-                std::env::current_dir().map_err(Failed::io("reading the current directory"))?;
-            Ok(Manifest::find(&cwd)?)
-        }
+    if let Some(p) = target.template.as_ref().or(target.manifest.as_ref()) {
+        return Ok(p.clone());
     }
+    let cwd = std::env::current_dir().map_err(Failed::io("reading the current directory"))?;
+    if !cwd.join(lsk::manifest::FILE_NAME).is_file()
+        && let Some(template) = lsk::sam::template::find_in(&cwd)
+    {
+        return Ok(template);
+    }
+    Ok(Manifest::find(&cwd)?)
 }
 
-/// Loads the manifest; `up` and `deploy` also print its warnings (the others stay quiet).
+/// The directory of the stack's file: where `.lsk/` is.
+fn project_root(target: &Target) -> Result<PathBuf> {
+    Ok(manifest_path(target)?
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(".")))
+}
+
+/// Loads the stack; `up` and `deploy` also print its warnings (the others stay quiet).
 fn load_stack(target: &Target, warn: bool) -> Result<Stack> {
-    let stack = Stack::load(manifest_path(target)?)?;
+    let path = manifest_path(target)?;
+    let stack = if target.template.is_some() || lsk::sam::template::is_template_path(&path) {
+        let options = lsk::sam::LoadOptions {
+            parameter_overrides: target.parameter_overrides.clone(),
+            stack_name: target.stack_name.clone(),
+        };
+        Stack::load_template(&path, &options)?
+    } else {
+        Stack::load(path)?
+    };
     if warn {
         for w in &stack.manifest().warnings {
             eprintln!("warning: {w}");
@@ -283,7 +331,7 @@ fn load_stack(target: &Target, warn: bool) -> Result<Stack> {
 fn start_options(target: &Target, stack: &Stack, progress: &Progress) -> StartOptions {
     let root = stack.root();
     let mut opts = StartOptions::new(root)
-        .services(stack.manifest().services())
+        .services(stack.services())
         .port(target.port)
         .region(target.region.clone())
         .endpoint(target.endpoint.clone())
@@ -342,6 +390,7 @@ fn deploy_opts(args: &DeployArgs, progress: &Progress) -> DeployOpts {
         prune: !args.no_prune,
         target: args.build_target,
         progress: progress.clone(),
+        allow_unsupported: args.allow_unsupported,
     }
 }
 
@@ -422,10 +471,7 @@ async fn status(target: &Target, json: bool) -> Result<ExitCode> {
 }
 
 async fn down(target: &Target, purge: bool) -> Result<ExitCode> {
-    let root = manifest_path(target)?
-        .parent()
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
+    let root = project_root(target)?;
     let state_dir = target.state_dir(&root);
     let mut stopped = Vec::new();
     let which = choice(target);
@@ -498,12 +544,13 @@ async fn invoke_cmd(
     let payload = read_payload(data, example)?;
     let localstack = connect(target, &stack).await?;
     let clients = lsk::aws::Clients::new(&localstack.sdk_config());
+    let lambda_name = stack.lambda_name(&localstack, function).await?;
     let mode = if asynchronous {
         InvokeMode::Async
     } else {
         InvokeMode::Sync
     };
-    let result = invoke::invoke(&clients, function, &payload, mode).await?;
+    let result = invoke::invoke(&clients, &lambda_name, &payload, mode).await?;
     if json {
         println!(
             "{}",
@@ -581,11 +628,12 @@ async fn logs(
     let stack = load_stack(target, false)?;
     let localstack = connect(target, &stack).await?;
     let clients = lsk::aws::Clients::new(&localstack.sdk_config());
+    let lambda_name = stack.lambda_name(&localstack, function).await?;
     let mut start = invoke::millis_ago(since);
     let mut seen = std::collections::HashSet::new();
     let mut printed_any = false;
     loop {
-        for line in invoke::logs(&clients, function, start).await? {
+        for line in invoke::logs(&clients, &lambda_name, start).await? {
             if !line.event_id.is_empty() && !seen.insert(line.event_id.clone()) {
                 continue;
             }
@@ -609,7 +657,7 @@ async fn logs(
         eprintln!(
             "no log lines for {function} in the last {} (group {})",
             humantime::format_duration(since),
-            invoke::log_group(function)
+            invoke::log_group(&lambda_name)
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -664,10 +712,7 @@ fn new_function(
 }
 
 async fn image(target: &Target, base: Option<&str>) -> Result<ExitCode> {
-    let root = manifest_path(target)?
-        .parent()
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
+    let root = project_root(target)?;
     let progress = Progress::auto();
     let tag = backend::image::build_and_tag_latest(&root, base, &progress).await?;
     println!("{tag}");
@@ -681,10 +726,7 @@ async fn image(target: &Target, base: Option<&str>) -> Result<ExitCode> {
 }
 
 fn env(target: &Target, json: bool) -> Result<ExitCode> {
-    let root = manifest_path(target)?
-        .parent()
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
+    let root = project_root(target)?;
     let process_env = Env::from_process();
     let endpoint = match (&target.endpoint, process_env.endpoint()) {
         (Some(e), _) => e.clone(),

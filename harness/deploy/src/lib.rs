@@ -55,7 +55,8 @@ pub struct DeployReport {
 }
 
 impl DeployReport {
-    fn push(&mut self, resource: ResourceType, name: impl Into<String>, change: Change) {
+    /// Adds one line to the report.
+    pub fn push(&mut self, resource: ResourceType, name: impl Into<String>, change: Change) {
         self.changes.push(ResourceChange {
             resource,
             name: name.into(),

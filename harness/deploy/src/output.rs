@@ -41,6 +41,9 @@ fn row(out: &mut String, label: &str, value: &str) {
 /// The endpoint table printed after `up` and `deploy`, and by `status`.
 pub fn render_text(view: &StackView) -> String {
     let mut out = header(view);
+    if let Some(stack) = &view.stack {
+        out.push_str(&format!("stack {stack}\n"));
+    }
     for w in &view.warnings {
         out.push_str(&format!("warning: {w}\n"));
     }
@@ -158,6 +161,7 @@ pub fn render_text(view: &StackView) -> String {
     render_rules(&mut out, &view.rules);
     render_apis(&mut out, &view.apis);
     render_state_machines(&mut out, &view.state_machines);
+    render_outputs(&mut out, view);
     out
 }
 
@@ -233,6 +237,34 @@ fn render_apis(out: &mut String, apis: &[ApiView]) {
             if let Some(c) = &r.curl {
                 row(out, "curl", c);
             }
+        }
+    }
+}
+
+/// A template's outputs, as `sam deploy` prints them (values in the form that works here), and
+/// what it holds that the kit does not run.
+fn render_outputs(out: &mut String, view: &StackView) {
+    if !view.outputs.is_empty() {
+        out.push_str("\nOUTPUTS\n");
+    }
+    for o in &view.outputs {
+        out.push_str(&format!(
+            "  {}{}\n",
+            o.key,
+            o.description
+                .as_deref()
+                .map(|d| format!("  {d}"))
+                .unwrap_or_default()
+        ));
+        row(out, "value", &o.value);
+        if let Some(d) = &o.deployed {
+            row(out, "as deployed", &format!("{d}  (does not work here)"));
+        }
+    }
+    if !view.stand_ins.is_empty() {
+        out.push_str("\nNOT RUN HERE (deployed as LocalStack stand-ins: --allow-unsupported)\n");
+        for s in &view.stand_ins {
+            out.push_str(&format!("  {s}\n"));
         }
     }
 }

@@ -91,6 +91,8 @@ pub enum ResourceType {
     Api,
     Route,
     StateMachine,
+    /// Any other resource of a template (an IAM role, a log group, ...), named with its type.
+    Other,
 }
 
 impl ResourceType {
@@ -111,6 +113,7 @@ impl ResourceType {
             ResourceType::Api => "api",
             ResourceType::Route => "route",
             ResourceType::StateMachine => "state machine",
+            ResourceType::Other => "resource",
         }
     }
 }

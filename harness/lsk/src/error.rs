@@ -8,6 +8,7 @@ use crate::build::BuildError;
 use crate::deploy::DeployError;
 use crate::manifest::ManifestError;
 use crate::package::PackageError;
+use crate::sam::SamError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -21,6 +22,11 @@ pub enum Error {
     Backend(#[from] BackendError),
     #[error(transparent)]
     Deploy(#[from] DeployError),
+    /// A SAM template: loading, building or deploying it.
+    #[error(transparent)]
+    Sam(#[from] SamError),
+    #[error("{what} is not available for SAM templates yet")]
+    NotForTemplates { what: &'static str },
     /// A call to LocalStack outside a deploy (invoke, send, read, observe).
     #[error(transparent)]
     Aws(#[from] AwsError),
@@ -76,6 +82,10 @@ impl Error {
             Error::Build(e) => e.hint(),
             Error::Backend(e) => e.hint(),
             Error::Deploy(e) => e.hint(),
+            Error::Sam(e) => e.hint(),
+            Error::NotForTemplates { .. } => Some(
+                "`lsk deploy` after a change redeploys only what changed".into(),
+            ),
             Error::Aws(e) => e.hint(),
             Error::NotDeployed { .. } => Some("run `lsk deploy` (or `lsk up`)".into()),
             Error::FunctionError { function, .. } => {

@@ -19,6 +19,7 @@ pub use lsk_deploy::{kinds, output};
 pub use lsk_kit as kit;
 pub use lsk_kit::{file_lock, progress};
 pub use lsk_manifest as manifest;
+pub use lsk_sam as sam;
 
 pub mod error;
 pub mod invoke;

@@ -9,6 +9,7 @@ fn square() -> FunctionView {
     let url = url_view(URL, "NONE", "us-east-1", 4566).unwrap();
     FunctionView {
         name: "square".into(),
+        function_name: "square".into(),
         state: "Active".into(),
         state_reason: None,
         arn: Some("arn:aws:lambda:us-east-1:000000000000:function:square".into()),
@@ -64,6 +65,9 @@ fn view() -> StackView {
         rules: vec![],
         apis: vec![],
         state_machines: vec![],
+        stack: None,
+        outputs: vec![],
+        stand_ins: vec![],
         warnings: vec![],
     }
 }

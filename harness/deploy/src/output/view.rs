@@ -41,7 +41,10 @@ pub struct S3TriggerView {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FunctionView {
+    /// How it is addressed: its name in the manifest, or its logical ID in a template.
     pub name: String,
+    /// Lambda's name for it (a template's functions get `<stack>-<LogicalId>-<suffix>`).
+    pub function_name: String,
     /// Active / Pending / Failed / Inactive, or `not deployed`.
     pub state: String,
     pub state_reason: Option<String>,
@@ -175,5 +178,22 @@ pub struct StackView {
     pub rules: Vec<RuleView>,
     pub apis: Vec<ApiView>,
     pub state_machines: Vec<StateMachineView>,
+    /// A template's CloudFormation stack and its status (`None` for `lsk.toml`).
+    pub stack: Option<String>,
+    /// A template's `Outputs`.
+    pub outputs: Vec<OutputView>,
+    /// A template's resources the kit does not run, deployed as stand-ins (`--allow-unsupported`).
+    pub stand_ins: Vec<String>,
     pub warnings: Vec<String>,
+}
+
+/// One of a template's `Outputs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutputView {
+    pub key: String,
+    /// In the form that works here (LocalStack's AWS URLs turned into `*.localhost` ones).
+    pub value: String,
+    /// As the stack returned it, when that differs.
+    pub deployed: Option<String>,
+    pub description: Option<String>,
 }

@@ -60,6 +60,32 @@ impl Deployed {
         })
     }
 
+    /// A template's output by key, in the form that works here (`ApiUrl` of a SAM template is
+    /// an `http://<id>.execute-api.localhost:<port>/Prod/...` URL).
+    pub fn output(&self, key: &str) -> Result<&str, Error> {
+        self.view
+            .outputs
+            .iter()
+            .find(|o| o.key == key)
+            .map(|o| o.value.as_str())
+            .ok_or_else(|| Error::UnknownResource {
+                kind: "output",
+                name: key.to_owned(),
+                known: names(self.view.outputs.iter().map(|o| o.key.as_str())),
+            })
+    }
+
+    /// Any HTTP request to `url` (a function URL, an API's, an output), without needing DNS.
+    pub async fn call(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<Vec<u8>>,
+        content_type: Option<&str>,
+    ) -> Result<HttpReply, Error> {
+        invoke::call_url(&self.endpoint, url, method, body, content_type).await
+    }
+
     /// A deployed queue.
     pub fn queue(&self, name: &str) -> Result<QueueHandle<'_>, Error> {
         let view = self
@@ -373,7 +399,13 @@ impl FunctionHandle<'_> {
 
     /// Invokes with raw bytes; the result says whether the function failed.
     pub async fn invoke_raw(&self, payload: &[u8], mode: InvokeMode) -> Result<Invocation, Error> {
-        invoke::invoke(&self.deployed.clients, &self.view.name, payload, mode).await
+        invoke::invoke(
+            &self.deployed.clients,
+            &self.view.function_name,
+            payload,
+            mode,
+        )
+        .await
     }
 
     /// POSTs `body` as JSON to `path` of the function URL, without needing DNS.
@@ -410,7 +442,7 @@ impl FunctionHandle<'_> {
     pub async fn logs(&self, since: Duration) -> Result<Vec<LogLine>, Error> {
         invoke::logs(
             &self.deployed.clients,
-            &self.view.name,
+            &self.view.function_name,
             invoke::millis_ago(since),
         )
         .await

@@ -16,6 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::aws::Clients;
 use crate::backend::{BackendKind, LocalStack};
@@ -25,8 +26,10 @@ use crate::error::Error;
 use crate::manifest::Manifest;
 use crate::package::{self, Package};
 use crate::progress::Progress;
+use crate::sam::{self, LoadOptions, Project};
 
 mod handles;
+mod sam_status;
 mod status;
 
 pub use handles::{
@@ -34,10 +37,12 @@ pub use handles::{
     TopicHandle,
 };
 
-/// A manifest and the workspace it belongs to.
+/// A stack: an `lsk.toml` manifest and the workspace it belongs to, or a SAM template.
 #[derive(Debug, Clone)]
 pub struct Stack {
+    /// For a template: its path, warnings and no resources (the template holds them).
     manifest: Manifest,
+    sam: Option<Arc<Project>>,
 }
 
 /// Settings of [`Stack::deploy_with`].
@@ -48,6 +53,9 @@ pub struct DeployOpts {
     /// Override how binaries are built (default: from the backend).
     pub target: Option<BuildTarget>,
     pub progress: Progress,
+    /// A template's resources the kit does not run are deployed as LocalStack's stand-ins
+    /// instead of refused.
+    pub allow_unsupported: bool,
 }
 
 impl Default for DeployOpts {
@@ -56,42 +64,91 @@ impl Default for DeployOpts {
             prune: true,
             target: None,
             progress: Progress::silent(),
+            allow_unsupported: false,
         }
     }
 }
 
+/// `path`, absolute, so the root is right whatever the cwd becomes.
+fn absolute(path: &Path) -> Result<std::path::PathBuf, Error> {
+    if path.is_absolute() {
+        return Ok(path.to_path_buf());
+    }
+    Ok(std::env::current_dir()
+        .map_err(|source| Error::Io {
+            what: "reading the current directory".into(),
+            source,
+        })?
+        .join(path))
+}
+
 impl Stack {
-    /// Loads and validates the manifest at `path`.
+    /// Loads and validates the stack at `path`: an `lsk.toml`, or a SAM template
+    /// (`template.yaml`, `.yml`, `.json`) with its defaults and `samconfig.toml`.
     pub fn load(path: impl AsRef<Path>) -> Result<Stack, Error> {
-        let path = path.as_ref();
-        // Relative paths are kept absolute so the root is right whatever the cwd becomes.
-        let path = if path.is_absolute() {
-            path.to_path_buf()
-        } else {
-            std::env::current_dir()
-                .map_err(|source| Error::Io {
-                    what: "reading the current directory".into(),
-                    source,
-                })?
-                .join(path)
-        };
-        Ok(Stack {
-            manifest: Manifest::load(&path)?,
-        })
+        let path = absolute(path.as_ref())?;
+        if sam::template::is_template_path(&path) {
+            return Stack::load_template(&path, &LoadOptions::default());
+        }
+        Ok(Stack::from_manifest(Manifest::load(&path)?))
     }
 
-    /// Finds `lsk.toml` from `start` upwards and loads it.
+    /// Loads the SAM template at `path` with parameter overrides or a stack name.
+    pub fn load_template(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Stack, Error> {
+        let path = absolute(path.as_ref())?;
+        Ok(Stack::from_template(Project::load(&path, options)?))
+    }
+
+    /// The stack of the project at `start`: `lsk.toml` there, else a SAM template there (found
+    /// as `sam` finds it), else the nearest `lsk.toml` above.
     pub fn discover(start: impl AsRef<Path>) -> Result<Stack, Error> {
-        let path = Manifest::find(start.as_ref())?;
-        Stack::load(path)
+        Stack::discover_with(start, &LoadOptions::default())
+    }
+
+    /// [`Stack::discover`], with what a template's deploy takes.
+    pub fn discover_with(start: impl AsRef<Path>, options: &LoadOptions) -> Result<Stack, Error> {
+        let start = absolute(start.as_ref())?;
+        if !start.join(crate::manifest::FILE_NAME).is_file()
+            && let Some(template) = sam::template::find_in(&start)
+        {
+            return Stack::load_template(template, options);
+        }
+        Stack::load(Manifest::find(&start)?)
     }
 
     pub fn from_manifest(manifest: Manifest) -> Stack {
-        Stack { manifest }
+        Stack {
+            manifest,
+            sam: None,
+        }
     }
 
+    pub fn from_template(project: Project) -> Stack {
+        let manifest = Manifest {
+            path: project.path.clone(),
+            functions: BTreeMap::new(),
+            queues: BTreeMap::new(),
+            buckets: BTreeMap::new(),
+            topics: BTreeMap::new(),
+            rules: BTreeMap::new(),
+            apis: BTreeMap::new(),
+            state_machines: BTreeMap::new(),
+            warnings: project.warnings.clone(),
+        };
+        Stack {
+            manifest,
+            sam: Some(Arc::new(project)),
+        }
+    }
+
+    /// The manifest; for a SAM template, one with its path and warnings and no resources.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
+    }
+
+    /// The SAM project, when the stack is a template.
+    pub fn template(&self) -> Option<&Project> {
+        self.sam.as_deref()
     }
 
     /// The workspace root (the manifest's directory).
@@ -102,7 +159,15 @@ impl Stack {
     /// Options to start a LocalStack for this stack: its root, and the services its kinds need
     /// besides the kit's own (a LocalStack without them refuses the deploy).
     pub fn start_options(&self) -> crate::backend::StartOptions {
-        crate::backend::StartOptions::new(self.root()).services(self.manifest.services())
+        crate::backend::StartOptions::new(self.root()).services(self.services())
+    }
+
+    /// The LocalStack services the stack needs besides the kit's own.
+    pub fn services(&self) -> Vec<String> {
+        match &self.sam {
+            Some(p) => p.services(),
+            None => self.manifest.services(),
+        }
     }
 
     /// The project name recorded on deployed functions (the root directory's name).
@@ -152,11 +217,17 @@ impl Stack {
         include_init: bool,
         progress: &Progress,
     ) -> Result<build::Built, Error> {
+        if let Some(p) = &self.sam {
+            return Ok(sam::code::build(&p.functions, target, include_init, progress).await?);
+        }
         Ok(build::build(&self.manifest, target, include_init, progress).await?)
     }
 
     /// Zips each built binary as `bootstrap`.
     pub fn package_built(&self, built: &build::Built) -> Result<BTreeMap<String, Package>, Error> {
+        if let Some(p) = &self.sam {
+            return Ok(sam::code::package(&p.functions, built)?);
+        }
         let mut packages = BTreeMap::new();
         for (function, path) in &built.binaries {
             // Every built function comes from the manifest; the default is Lambda's own.
@@ -214,12 +285,27 @@ impl Stack {
         packages: &BTreeMap<String, Package>,
         opts: &DeployOpts,
     ) -> Result<Deployed, Error> {
-        let offered = crate::backend::external::check_services(
-            localstack.endpoint(),
-            &self.manifest.services(),
-        )
-        .await?;
+        let offered =
+            crate::backend::external::check_services(localstack.endpoint(), &self.services())
+                .await?;
         let clients = Clients::new(&localstack.sdk_config());
+        if let Some(p) = &self.sam {
+            let cfn = aws_sdk_cloudformation::Client::new(&localstack.sdk_config());
+            let report = sam::deploy::deploy(
+                p,
+                packages,
+                &cfn,
+                &clients,
+                &sam::deploy::SamDeployOptions {
+                    allow_unsupported: opts.allow_unsupported,
+                },
+                &opts.progress,
+            )
+            .await?;
+            let mut deployed = self.observe(localstack).await?;
+            deployed.report = report;
+            return Ok(deployed);
+        }
         let (report, _) = deploy::apply(
             &self.manifest,
             packages,

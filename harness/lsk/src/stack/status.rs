@@ -16,6 +16,9 @@ use super::{Deployed, Stack};
 impl Stack {
     /// What is deployed now, without changing anything (`lsk status`).
     pub async fn observe(&self, localstack: &LocalStack) -> Result<Deployed, Error> {
+        if let Some(project) = &self.sam {
+            return self.observe_template(localstack, project).await;
+        }
         let clients = Clients::new(&localstack.sdk_config());
         let port = localstack.port();
         let region = localstack.region().to_owned();
@@ -35,6 +38,9 @@ impl Stack {
             rules: Vec::new(),
             apis: Vec::new(),
             state_machines: Vec::new(),
+            stack: None,
+            outputs: Vec::new(),
+            stand_ins: Vec::new(),
             warnings: self.manifest.warnings.clone(),
         };
 
@@ -122,13 +128,51 @@ async fn observe_function_view(
     port: u16,
     queue_names_by_arn: &BTreeMap<String, String>,
 ) -> Result<FunctionView, Error> {
-    let example = f.example.clone().unwrap_or_else(|| "{}".to_owned());
-    let observed = crate::kinds::function::observe_function(clients, &f.name)
+    let mut view = function_view(
+        clients,
+        Named {
+            name: &f.name,
+            function_name: &f.name,
+            example: f.example.as_deref(),
+            example_path: f.example_path.as_deref(),
+        },
+        region,
+        port,
+        queue_names_by_arn,
+    )
+    .await?;
+    if view.arn.is_some() {
+        view.s3_triggers = observe_s3_triggers(clients, f, manifest, region).await?;
+    }
+    Ok(view)
+}
+
+/// How a function is named and exampled in its view.
+pub(super) struct Named<'a> {
+    /// How the user addresses it (manifest name, template logical ID).
+    pub name: &'a str,
+    /// Lambda's name.
+    pub function_name: &'a str,
+    pub example: Option<&'a str>,
+    pub example_path: Option<&'a str>,
+}
+
+/// A function's view: its configuration, URL and SQS triggers (S3 triggers are the caller's).
+pub(super) async fn function_view(
+    clients: &Clients,
+    named: Named<'_>,
+    region: &str,
+    port: u16,
+    queue_names_by_arn: &BTreeMap<String, String>,
+) -> Result<FunctionView, Error> {
+    let example = named.example.unwrap_or("{}").to_owned();
+    let observed = crate::kinds::function::observe_function(clients, named.function_name)
         .await
         .map_err(Error::observing)?;
     let Some(observed) = observed else {
         return Ok(FunctionView {
-            name: f.name.clone(),
+            name: named.name.to_owned(),
+            function_name: named.function_name.to_owned(),
             state: "not deployed".into(),
             state_reason: None,
             arn: None,
@@ -141,17 +185,16 @@ async fn observe_function_view(
             curl: None,
             build: None,
             watched: None,
-            awslocal: output::awslocal_invoke_line(&f.name, &example),
+            awslocal: output::awslocal_invoke_line(named.function_name, &example),
             example,
         });
     };
     let (observed, cfg) = (observed.0, observed.1);
-    let s3_triggers = observe_s3_triggers(clients, f, manifest, region).await?;
-    let url = crate::kinds::url::observe_url(clients, &f.name)
+    let url = crate::kinds::url::observe_url(clients, named.function_name)
         .await
         .map_err(Error::observing)?
         .and_then(|(o, function_url)| output::url_view(&function_url, &o.auth, region, port));
-    let triggers = crate::kinds::sqs_trigger::observe_mappings(clients, &f.name)
+    let triggers = crate::kinds::sqs_trigger::observe_mappings(clients, named.function_name)
         .await
         .map_err(Error::observing)?
         .into_iter()
@@ -172,7 +215,8 @@ async fn observe_function_view(
         })
         .collect();
     Ok(FunctionView {
-        name: f.name.clone(),
+        name: named.name.to_owned(),
+        function_name: named.function_name.to_owned(),
         state: cfg
             .state()
             .map(|s| s.as_str().to_owned())
@@ -187,10 +231,10 @@ async fn observe_function_view(
         code_sha256: cfg.code_sha256().map(str::to_owned),
         curl: url
             .as_ref()
-            .map(|u| output::curl_line(u, f.example_path.as_deref(), &example, region)),
+            .map(|u| output::curl_line(u, named.example_path, &example, region)),
         url,
         triggers,
-        s3_triggers,
+        s3_triggers: Vec::new(),
         build: observed
             .tags
             .get(crate::kinds::function::TAG_BUILD)
@@ -200,7 +244,7 @@ async fn observe_function_view(
             .as_deref()
             .filter(|_| observed.code_sha256.as_deref() == Some(deploy::HOT_RELOAD_SHA256))
             .map(|l| l.trim_start_matches("file://").to_owned()),
-        awslocal: output::awslocal_invoke_line(&f.name, &example),
+        awslocal: output::awslocal_invoke_line(named.function_name, &example),
         example,
     })
 }
@@ -285,7 +329,7 @@ async fn observe_queue(
 /// Most objects counted per bucket before giving up (status stays quick on big buckets).
 const MAX_COUNTED_PAGES: usize = 20;
 
-async fn observe_bucket(clients: &Clients, key: &str, name: &str) -> Result<BucketView, Error> {
+pub(super) async fn observe_bucket(clients: &Clients, key: &str, name: &str) -> Result<BucketView, Error> {
     let mut objects = 0u64;
     let mut exists = true;
     let mut pages = clients
