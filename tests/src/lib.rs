@@ -55,6 +55,18 @@ impl Spec {
         }
     }
 
+    /// The SAM template at `path` (relative to the workspace root), with its defaults.
+    pub fn template(name: &'static str, path: &str, backend: BackendChoice) -> Spec {
+        let path = root().join(path);
+        Spec {
+            name,
+            stack: Stack::load(&path)
+                .unwrap_or_else(|e| panic!("test template {} is invalid: {e}", path.display())),
+            backend,
+            native_env: Vec::new(),
+        }
+    }
+
     /// A manifest given as text, rooted at the workspace (as if it were `<root>/<name>.lsk.toml`).
     pub fn inline(name: &'static str, manifest: &str, backend: BackendChoice) -> Spec {
         let path = root().join(format!("{name}.lsk.toml"));
@@ -151,7 +163,7 @@ async fn start(spec: Spec) -> Result<Kit, String> {
     let mut opts = StartOptions::new(&root)
         .port(0)
         .native_env(spec.native_env)
-        .services(spec.stack.manifest().services())
+        .services(spec.stack.services())
         .progress(lsk::Progress::plain());
     opts.state_dir = state_dir.clone();
     let up = spec
@@ -206,7 +218,7 @@ macro_rules! backend_suite {
             static KIT: ::std::sync::OnceLock<::std::result::Result<$crate::Kit, String>> =
                 ::std::sync::OnceLock::new();
 
-            fn kit() -> &'static $crate::Kit {
+            pub(super) fn kit() -> &'static $crate::Kit {
                 $crate::Kit::shared(&KIT, || {
                     super::__backend_suite_spec(::lsk::BackendChoice::$choice)
                 })

@@ -66,7 +66,13 @@ pub struct Target {
     pub manifest: Option<PathBuf>,
     /// A SAM template to run instead of lsk.toml (default: template.yaml, template.yml or
     /// template.json here when there is no lsk.toml)
-    #[arg(long, global = true, env = "LSK_TEMPLATE", value_name = "PATH", conflicts_with = "manifest")]
+    #[arg(
+        long,
+        global = true,
+        env = "LSK_TEMPLATE",
+        value_name = "PATH",
+        conflicts_with = "manifest"
+    )]
     pub template: Option<PathBuf>,
     /// A template's parameters: K=V ... (over samconfig.toml's parameter_overrides)
     #[arg(long, global = true, value_name = "K=V", num_args = 1.., value_parser = parse_override)]

@@ -83,9 +83,9 @@ impl Error {
             Error::Backend(e) => e.hint(),
             Error::Deploy(e) => e.hint(),
             Error::Sam(e) => e.hint(),
-            Error::NotForTemplates { .. } => Some(
-                "`lsk deploy` after a change redeploys only what changed".into(),
-            ),
+            Error::NotForTemplates { .. } => {
+                Some("`lsk deploy` after a change redeploys only what changed".into())
+            }
             Error::Aws(e) => e.hint(),
             Error::NotDeployed { .. } => Some("run `lsk deploy` (or `lsk up`)".into()),
             Error::FunctionError { function, .. } => {

@@ -81,6 +81,16 @@ impl Stack {
         mut start: StartOptions,
         deploy: &DeployOpts,
     ) -> Result<Up, UpError> {
+        // A template the kit cannot run is refused before anything is built or started.
+        if let Some(project) = self.template() {
+            crate::sam::deploy::check_supported(
+                project,
+                &crate::sam::deploy::SamDeployOptions {
+                    allow_unsupported: deploy.allow_unsupported,
+                },
+            )
+            .map_err(Error::from)?;
+        }
         let selection = backend::select_here(
             choice,
             start.endpoint.as_deref(),

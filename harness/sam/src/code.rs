@@ -118,10 +118,17 @@ pub fn functions(path: &Path, text: &str, template: &Value) -> Result<Vec<SamFun
             Some(Value::Object(_)) => ("(S3 location)".to_owned(), Code::Remote),
             Some(Value::String(uri)) => {
                 let full = root.join(uri);
-                let code = local_code(uri, &full, resource).map_err(|(m, h)| fail("CodeUri", m, h))?;
+                let code =
+                    local_code(uri, &full, resource).map_err(|(m, h)| fail("CodeUri", m, h))?;
                 (uri.clone(), code)
             }
-            Some(_) => return Err(fail("CodeUri", "CodeUri is neither a path nor an S3 location".into(), None)),
+            Some(_) => {
+                return Err(fail(
+                    "CodeUri",
+                    "CodeUri is neither a path nor an S3 location".into(),
+                    None,
+                ));
+            }
             None if property(template, resource, "InlineCode").is_some() => {
                 ("(inline)".to_owned(), Code::Remote)
             }
@@ -147,7 +154,10 @@ fn local_code(uri: &str, full: &Path, resource: &Value) -> Result<Code, (String,
     let shown = uri;
     if !full.exists() {
         return Err((
-            format!("CodeUri {shown} does not exist (looked for {})", full.display()),
+            format!(
+                "CodeUri {shown} does not exist (looked for {})",
+                full.display()
+            ),
             Some("CodeUri is relative to the template's directory".into()),
         ));
     }
@@ -216,7 +226,12 @@ pub async fn build(
             .or_insert_with(|| (empty_manifest(&ws.workspace_root), Vec::new()));
         manifest.functions.insert(
             f.logical_id.clone(),
-            build_function(&f.logical_id, package, bin, local_architecture(f.architecture)),
+            build_function(
+                &f.logical_id,
+                package,
+                bin,
+                local_architecture(f.architecture),
+            ),
         );
         members.push(f);
     }
@@ -229,8 +244,16 @@ pub async fn build(
         let one = lsk_build::build(manifest, target, init_pending, progress)
             .await
             .map_err(|source| SamError::Build {
-                functions: members.iter().map(|f| f.logical_id.as_str()).collect::<Vec<_>>().join(", "),
-                code_uri: members.iter().map(|f| f.code_uri.as_str()).collect::<Vec<_>>().join(", "),
+                functions: members
+                    .iter()
+                    .map(|f| f.logical_id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                code_uri: members
+                    .iter()
+                    .map(|f| f.code_uri.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 source,
             })?;
         init_pending = init_pending && one.init.is_none();
@@ -255,7 +278,12 @@ fn empty_manifest(workspace_root: &Path) -> Manifest {
     }
 }
 
-fn build_function(name: &str, package: String, bin: String, architecture: Architecture) -> Function {
+fn build_function(
+    name: &str,
+    package: String,
+    bin: String,
+    architecture: Architecture,
+) -> Function {
     Function {
         name: name.to_owned(),
         package,
@@ -303,15 +331,29 @@ fn pick_binary(
         Some(b) => candidates
             .into_iter()
             .find(|(_, bin)| bin == b)
-            .ok_or_else(|| fail(format!("CodeUri {}: no binary {b} (Metadata.BuildProperties.Binary)", f.code_uri), "name one of the crate's [[bin]] targets")),
+            .ok_or_else(|| {
+                fail(
+                    format!(
+                        "CodeUri {}: no binary {b} (Metadata.BuildProperties.Binary)",
+                        f.code_uri
+                    ),
+                    "name one of the crate's [[bin]] targets",
+                )
+            }),
         None => match candidates.as_slice() {
             [one] => Ok(one.clone()),
-            [] => Err(fail(format!("CodeUri {}: the crate has no binary target", f.code_uri), "a Lambda needs src/main.rs or a [[bin]]")),
+            [] => Err(fail(
+                format!("CodeUri {}: the crate has no binary target", f.code_uri),
+                "a Lambda needs src/main.rs or a [[bin]]",
+            )),
             many => Err(fail(
                 format!(
                     "CodeUri {} has several binaries ({})",
                     f.code_uri,
-                    many.iter().map(|(_, b)| b.as_str()).collect::<Vec<_>>().join(", ")
+                    many.iter()
+                        .map(|(_, b)| b.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
                 "say which with Metadata: {BuildProperties: {Binary: NAME}}",
             )),
@@ -321,7 +363,10 @@ fn pick_binary(
 
 /// Zips each function's code: built binaries and prebuilt bootstraps checked for the
 /// architecture they run on here, zips as they are.
-pub fn package(functions: &[SamFunction], built: &Built) -> Result<BTreeMap<String, Package>, SamError> {
+pub fn package(
+    functions: &[SamFunction],
+    built: &Built,
+) -> Result<BTreeMap<String, Package>, SamError> {
     let mut out = BTreeMap::new();
     for f in functions {
         let fail = |code: &Path, source| SamError::Package {
@@ -359,7 +404,11 @@ pub fn package(functions: &[SamFunction], built: &Built) -> Result<BTreeMap<Stri
             Code::Remote => continue,
         };
         if arch != f.architecture {
-            let note = format!("built for {} (declared {})", arch.as_str(), f.architecture.as_str());
+            let note = format!(
+                "built for {} (declared {})",
+                arch.as_str(),
+                f.architecture.as_str()
+            );
             zipped.build = Some(match zipped.build {
                 Some(b) => format!("{b}, {note}"),
                 None => note,

@@ -178,7 +178,11 @@ pub fn resolve_parameters(
             (None, Some(Value::String(s))) => s.clone(),
             (None, Some(Value::Array(items))) => items
                 .iter()
-                .map(|i| i.as_str().map(str::to_owned).unwrap_or_else(|| i.to_string()))
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| i.to_string())
+                })
                 .collect::<Vec<_>>()
                 .join(","),
             (None, Some(other)) => other.to_string(),

@@ -51,15 +51,7 @@ pub async fn deploy(
     options: &SamDeployOptions,
     progress: &Progress,
 ) -> Result<DeployReport, SamError> {
-    if !project.unsupported.is_empty() && !options.allow_unsupported {
-        return Err(SamError::Unsupported {
-            resources: project
-                .unsupported
-                .iter()
-                .map(|u| (u.logical_id.clone(), u.kind.clone(), u.why.clone()))
-                .collect(),
-        });
-    }
+    check_supported(project, options)?;
     let phase = progress.phase("deploy");
     phase.update("uploading code");
     let body = deployable_template(project, packages, clients).await?;
@@ -237,6 +229,20 @@ pub async fn deploy(
     Ok(report)
 }
 
+/// Refuses a template with resources the kit does not run, unless they are allowed.
+pub fn check_supported(project: &Project, options: &SamDeployOptions) -> Result<(), SamError> {
+    if project.unsupported.is_empty() || options.allow_unsupported {
+        return Ok(());
+    }
+    Err(SamError::Unsupported {
+        resources: project
+            .unsupported
+            .iter()
+            .map(|u| (u.logical_id.clone(), u.kind.clone(), u.why.clone()))
+            .collect(),
+    })
+}
+
 /// The stack's status once no operation is in progress; `None` when there is no stack (or only
 /// a deleted one, which LocalStack keeps listing).
 async fn settle(
@@ -245,6 +251,7 @@ async fn settle(
     phase: &lsk_kit::progress::Phase,
 ) -> Result<Option<String>, SamError> {
     let started = Instant::now();
+    let mut said = String::new();
     loop {
         let status = match cfn.describe_stacks().stack_name(stack).send().await {
             Ok(out) => out
@@ -266,7 +273,10 @@ async fn settle(
                         seconds: STACK_WAIT.as_secs(),
                     });
                 }
-                phase.update(&format!("stack {stack}: {s}"));
+                if said != s {
+                    phase.update(&format!("stack {stack}: {s}"));
+                    said = s;
+                }
                 tokio::time::sleep(POLL).await;
             }
             Some(s) => return Ok(Some(s)),
@@ -415,10 +425,14 @@ async fn deployable_template(
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_owned();
-        let Some(props) = resource.get_mut("Properties").and_then(Value::as_object_mut) else {
+        let Some(props) = resource
+            .get_mut("Properties")
+            .and_then(Value::as_object_mut)
+        else {
             if let Some(p) = packages.get(id) {
                 let key = upload(clients, stack, id, "zip", &p.zip).await?;
-                resource["Properties"] = json!({"CodeUri": {"Bucket": ARTIFACT_BUCKET, "Key": key}});
+                resource["Properties"] =
+                    json!({"CodeUri": {"Bucket": ARTIFACT_BUCKET, "Key": key}});
             }
             continue;
         };
@@ -455,16 +469,30 @@ async fn deployable_template(
                 .and_then(|e| e.to_str())
                 .unwrap_or("json");
             let object = upload(clients, stack, id, ext, &bytes).await?;
-            props.insert(key.into(), json!({"Bucket": ARTIFACT_BUCKET, "Key": object}));
+            props.insert(
+                key.into(),
+                json!({"Bucket": ARTIFACT_BUCKET, "Key": object}),
+            );
         }
     }
     Ok(template.to_string())
 }
 
 async fn ensure_bucket(clients: &Clients) -> Result<(), SamError> {
-    match clients.s3.create_bucket().bucket(ARTIFACT_BUCKET).send().await {
+    match clients
+        .s3
+        .create_bucket()
+        .bucket(ARTIFACT_BUCKET)
+        .send()
+        .await
+    {
         Ok(_) => Ok(()),
-        Err(e) if matches!(e.code(), Some("BucketAlreadyOwnedByYou" | "BucketAlreadyExists")) => {
+        Err(e)
+            if matches!(
+                e.code(),
+                Some("BucketAlreadyOwnedByYou" | "BucketAlreadyExists")
+            ) =>
+        {
             Ok(())
         }
         Err(e) => Err(AwsError::sdk("CreateBucket", ARTIFACT_BUCKET, e).into()),

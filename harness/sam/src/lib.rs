@@ -78,7 +78,9 @@ impl Project {
                     at,
                     logical_id: id.clone(),
                     message: "has no Type".into(),
-                    hint: Some("every resource needs a Type, e.g. AWS::Serverless::Function".into()),
+                    hint: Some(
+                        "every resource needs a Type, e.g. AWS::Serverless::Function".into(),
+                    ),
                 });
             }
         }

@@ -65,7 +65,9 @@ fn refusal(kind: &str) -> Option<&'static str> {
         "AWS::Serverless::LayerVersion" | "AWS::Lambda::LayerVersion" => {
             "layers are not mounted by the kit's process executor; build what the layer holds into the function"
         }
-        "AWS::Serverless::Application" => "nested applications come from the Serverless Application Repository (network)",
+        "AWS::Serverless::Application" => {
+            "nested applications come from the Serverless Application Repository (network)"
+        }
         "AWS::CloudFront::Distribution" => "CloudFront is not in LocalStack's open-source edition",
         _ => return None,
     })
@@ -105,15 +107,24 @@ pub fn unsupported(template: &Value) -> Vec<Unsupported> {
                         logical_id: format!("{id}.Events.{event}"),
                         kind: format!("event {event_type}"),
                         why: match event_type {
-                            "HttpApi" => refusal("AWS::Serverless::HttpApi").unwrap_or_default().to_owned(),
-                            "DynamoDB" => refusal("AWS::DynamoDB::Table").unwrap_or_default().to_owned(),
+                            "HttpApi" => refusal("AWS::Serverless::HttpApi")
+                                .unwrap_or_default()
+                                .to_owned(),
+                            "DynamoDB" => refusal("AWS::DynamoDB::Table")
+                                .unwrap_or_default()
+                                .to_owned(),
                             _ => "the kit's LocalStack has no event source of this type".to_owned(),
                         },
                     });
                 }
             }
         }
-        if kind == "AWS::Serverless::Function" && resource.pointer("/Properties/PackageType").and_then(Value::as_str) == Some("Image") {
+        if kind == "AWS::Serverless::Function"
+            && resource
+                .pointer("/Properties/PackageType")
+                .and_then(Value::as_str)
+                == Some("Image")
+        {
             out.push(Unsupported {
                 logical_id: id.clone(),
                 kind: "PackageType Image".into(),
@@ -129,7 +140,10 @@ pub fn warnings(template: &Value) -> Vec<String> {
     let mut out = Vec::new();
     for (id, resource) in resources(template) {
         let kind = resource.get("Type").and_then(Value::as_str).unwrap_or("");
-        if kind == "AWS::ApiGateway::Authorizer" || (kind == "AWS::Serverless::Api" && resource.pointer("/Properties/Auth/Authorizers").is_some()) {
+        if kind == "AWS::ApiGateway::Authorizer"
+            || (kind == "AWS::Serverless::Api"
+                && resource.pointer("/Properties/Auth/Authorizers").is_some())
+        {
             out.push(format!("{id}: LocalStack's open-source edition does not run API Gateway authorizers; requests reach the function without being authorized"));
         }
         if kind == "AWS::Scheduler::Schedule" {
@@ -139,7 +153,12 @@ pub fn warnings(template: &Value) -> Vec<String> {
             if spec.get("Type").and_then(Value::as_str) == Some("ScheduleV2") {
                 out.push(format!("{id}.Events.{event}: ScheduleV2 (EventBridge Scheduler) is created but does not fire here; a Schedule event (an EventBridge rule) does"));
             }
-            if spec.get("Type").and_then(Value::as_str) == Some("Api") && spec.pointer("/Properties/Auth/Authorizer").and_then(Value::as_str).is_some_and(|a| a != "NONE" && a != "AWS_IAM") {
+            if spec.get("Type").and_then(Value::as_str) == Some("Api")
+                && spec
+                    .pointer("/Properties/Auth/Authorizer")
+                    .and_then(Value::as_str)
+                    .is_some_and(|a| a != "NONE" && a != "AWS_IAM")
+            {
                 out.push(format!("{id}.Events.{event}: its authorizer is not run by LocalStack's open-source edition"));
             }
         }
@@ -184,11 +203,18 @@ pub fn services(template: &Value) -> Vec<String> {
                 }
             }
         }
-        if resource.pointer("/Properties/EventInvokeConfig/DestinationConfig").is_some() {
+        if resource
+            .pointer("/Properties/EventInvokeConfig/DestinationConfig")
+            .is_some()
+        {
             add("sns");
             add("events");
         }
-        if kind == "AWS::S3::Bucket" && resource.pointer("/Properties/NotificationConfiguration/EventBridgeConfiguration").is_some() {
+        if kind == "AWS::S3::Bucket"
+            && resource
+                .pointer("/Properties/NotificationConfiguration/EventBridgeConfiguration")
+                .is_some()
+        {
             add("events");
         }
     }

@@ -68,12 +68,9 @@ fn long_form(yaml: serde_yaml_ng::Value) -> Result<Value, String> {
         Y::Bool(b) => Value::Bool(b),
         Y::Number(n) => serde_json::to_value(&n).map_err(|e| e.to_string())?,
         Y::String(s) => Value::String(s),
-        Y::Sequence(items) => Value::Array(
-            items
-                .into_iter()
-                .map(long_form)
-                .collect::<Result<_, _>>()?,
-        ),
+        Y::Sequence(items) => {
+            Value::Array(items.into_iter().map(long_form).collect::<Result<_, _>>()?)
+        }
         Y::Mapping(map) => {
             let mut out = Map::new();
             for (k, v) in map {

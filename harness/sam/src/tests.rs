@@ -64,16 +64,31 @@ fn a_yaml_error_says_file_line_and_column() {
     let err = template::parse(Path::new("template.yaml"), "Resources:\n  A: [1, 2\n").unwrap_err();
     let text = err.to_string();
     assert!(text.starts_with("template.yaml:"), "{text}");
-    assert!(matches!(err, SamError::Syntax { at: At { line: Some(_), .. }, .. }), "{text}");
+    assert!(
+        matches!(
+            err,
+            SamError::Syntax {
+                at: At { line: Some(_), .. },
+                ..
+            }
+        ),
+        "{text}"
+    );
 }
 
 #[test]
 fn keys_are_located_in_the_text() {
     assert_eq!(
-        template::locate(HELLO, &["Resources", "HelloFunction", "Properties", "CodeUri"]),
+        template::locate(
+            HELLO,
+            &["Resources", "HelloFunction", "Properties", "CodeUri"]
+        ),
         Some((19, 7))
     );
-    assert_eq!(template::locate(HELLO, &["Parameters", "Secret"]), Some((7, 3)));
+    assert_eq!(
+        template::locate(HELLO, &["Parameters", "Secret"]),
+        Some((7, 3))
+    );
     assert_eq!(template::locate(HELLO, &["Resources", "Nope"]), None);
 }
 
@@ -110,10 +125,15 @@ fn parameter_overrides_are_read_as_sam_reads_them() {
 #[test]
 fn a_parameter_without_a_value_is_an_error_at_its_line() {
     let dir = project_dir(HELLO);
-    let err = Project::load(&dir.path().join("template.yaml"), &LoadOptions::default()).unwrap_err();
+    let err =
+        Project::load(&dir.path().join("template.yaml"), &LoadOptions::default()).unwrap_err();
     assert!(matches!(&err, SamError::MissingParameter { name, .. } if name == "Secret"));
     assert!(err.to_string().contains("template.yaml:7:3"), "{err}");
-    assert!(err.hint().unwrap().contains("--parameter-overrides Secret=VALUE"));
+    assert!(
+        err.hint()
+            .unwrap()
+            .contains("--parameter-overrides Secret=VALUE")
+    );
 }
 
 #[test]
@@ -150,7 +170,10 @@ fn an_override_of_an_undeclared_parameter_is_refused() {
         stack_name: None,
     };
     let err = Project::load(&dir.path().join("template.yaml"), &options).unwrap_err();
-    assert!(matches!(&err, SamError::UnknownParameter { name, .. } if name == "Stag"), "{err}");
+    assert!(
+        matches!(&err, SamError::UnknownParameter { name, .. } if name == "Stag"),
+        "{err}"
+    );
 }
 
 fn load_err(template: &str) -> SamError {
@@ -169,7 +192,10 @@ fn a_misspelt_runtime_names_the_function_and_its_line() {
         "      Handler: bootstrap\n      Runtime: provided.al2023023\n",
     ));
     let text = err.to_string();
-    assert!(text.contains("HelloFunction: Runtime provided.al2023023"), "{text}");
+    assert!(
+        text.contains("HelloFunction: Runtime provided.al2023023"),
+        "{text}"
+    );
     assert!(text.contains("template.yaml:21:7"), "{text}");
 }
 
@@ -207,28 +233,46 @@ fn services_follow_the_resources() {
     }});
     assert_eq!(
         support::services(&t),
-        ["cloudformation", "apigateway", "events", "sns", "stepfunctions"]
+        [
+            "cloudformation",
+            "apigateway",
+            "events",
+            "sns",
+            "stepfunctions"
+        ]
     );
 }
 
 #[test]
 fn outputs_with_aws_urls_become_local_ones() {
     assert_eq!(
-        observe::local_url("https://abc123.execute-api.amazonaws.com:4566/Prod/hello/", 4566)
-            .as_deref(),
+        observe::local_url(
+            "https://abc123.execute-api.amazonaws.com:4566/Prod/hello/",
+            4566
+        )
+        .as_deref(),
         Some("http://abc123.execute-api.localhost:4566/Prod/hello/")
     );
     assert_eq!(
-        observe::local_url("https://abc123.execute-api.us-east-1.amazonaws.com/Prod/", 4567)
-            .as_deref(),
+        observe::local_url(
+            "https://abc123.execute-api.us-east-1.amazonaws.com/Prod/",
+            4567
+        )
+        .as_deref(),
         Some("http://abc123.execute-api.localhost:4567/Prod/")
     );
     assert_eq!(
-        observe::local_url("http://xyz.lambda-url.us-east-1.localhost.localstack.cloud:4566/", 4566)
-            .as_deref(),
+        observe::local_url(
+            "http://xyz.lambda-url.us-east-1.localhost.localstack.cloud:4566/",
+            4566
+        )
+        .as_deref(),
         Some("http://xyz.lambda-url.us-east-1.localhost:4566/")
     );
-    assert_eq!(observe::local_url("arn:aws:sqs:us-east-1:000000000000:q", 4566), None);
+    assert_eq!(
+        observe::local_url("arn:aws:sqs:us-east-1:000000000000:q", 4566),
+        None
+    );
     assert_eq!(observe::local_url("https://example.com/", 4566), None);
 }
 

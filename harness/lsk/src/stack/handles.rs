@@ -602,4 +602,25 @@ impl BucketHandle<'_> {
         })?;
         Ok(bytes.into_bytes().to_vec())
     }
+
+    /// Puts `bytes` at `key` (an upload fires the bucket's triggers).
+    pub async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), Error> {
+        self.deployed
+            .clients
+            .s3
+            .put_object()
+            .bucket(&self.view.name)
+            .key(key)
+            .body(bytes.into())
+            .send()
+            .await
+            .map_err(|e| {
+                Error::Aws(AwsError::sdk(
+                    "PutObject",
+                    format!("s3://{}/{key}", self.view.name),
+                    e,
+                ))
+            })?;
+        Ok(())
+    }
 }

@@ -14,8 +14,8 @@ use crate::output::{
     self, ApiView, OutputView, QueueView, RouteView, RuleView, StackView, StateMachineView,
     TopicView,
 };
-use crate::sam::observe::{self, StackResource};
 use crate::sam::Project;
+use crate::sam::observe::{self, StackResource};
 
 use super::status::{Named, function_view, observe_bucket};
 use super::{Deployed, Stack};
@@ -40,7 +40,10 @@ impl Stack {
         {
             return Ok(physical);
         }
-        if functions.iter().any(|r| r.physical_id.as_deref() == Some(name)) {
+        if functions
+            .iter()
+            .any(|r| r.physical_id.as_deref() == Some(name))
+        {
             return Ok(name.to_owned());
         }
         if project.function(name).is_some() {
@@ -307,9 +310,7 @@ async fn topic_view(clients: &Clients, id: &str, arn: &str) -> Result<TopicView,
 
 async fn rule_view(clients: &Clients, id: &str, physical: &str) -> Result<RuleView, Error> {
     // CloudFormation's physical ID of a rule on a custom bus is `bus|name`.
-    let (bus, name) = physical
-        .split_once('|')
-        .unwrap_or(("default", physical));
+    let (bus, name) = physical.split_once('|').unwrap_or(("default", physical));
     let name = name.rsplit('/').next().unwrap_or(name);
     let described = clients
         .events

@@ -329,7 +329,11 @@ async fn observe_queue(
 /// Most objects counted per bucket before giving up (status stays quick on big buckets).
 const MAX_COUNTED_PAGES: usize = 20;
 
-pub(super) async fn observe_bucket(clients: &Clients, key: &str, name: &str) -> Result<BucketView, Error> {
+pub(super) async fn observe_bucket(
+    clients: &Clients,
+    key: &str,
+    name: &str,
+) -> Result<BucketView, Error> {
     let mut objects = 0u64;
     let mut exists = true;
     let mut pages = clients
