@@ -349,4 +349,152 @@ async fn installed_lsk_runs_a_workspace_of_its_own_from_new_to_down() {
     .map(String::from)
     .into();
     assert_eq!(top, expected, "what lsk left in the workspace");
+
+    // 9. The same installed lsk runs a SAM project, as `sam init` lays one out.
+    sam_init_project_runs_with_lsk_up(&lsk, &base, &workspace).await;
+}
+
+const SAM_TEMPLATE: &str = r#"AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Description: sam-app (laid out as `sam init` makes a Rust hello world)
+
+Globals:
+  Function:
+    Timeout: 3
+    MemorySize: 128
+
+Resources:
+  HelloWorldFunction:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildMethod: rust-cargolambda
+    Properties:
+      CodeUri: ./rust_app
+      Handler: bootstrap
+      Runtime: provided.al2023
+      Architectures:
+        - arm64
+      Events:
+        HelloWorld:
+          Type: Api
+          Properties:
+            Path: /hello
+            Method: get
+
+Outputs:
+  HelloWorldApi:
+    Description: "API Gateway endpoint URL for Prod stage for Hello World function"
+    Value: !Sub "https://${ServerlessRestApi}.execute-api.${AWS::Region}.amazonaws.com/Prod/hello/"
+  HelloWorldFunction:
+    Description: "Hello World Lambda Function ARN"
+    Value: !GetAtt HelloWorldFunction.Arn
+"#;
+
+const SAM_HANDLER: &str = r#"use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use serde_json::{json, Value};
+
+async fn function_handler(_event: LambdaEvent<Value>) -> Result<Value, Error> {
+    Ok(json!({
+        "statusCode": 200,
+        "headers": {"content-type": "application/json"},
+        "body": json!({"message": "hello world"}).to_string(),
+    }))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    run(service_fn(function_handler)).await
+}
+"#;
+
+/// `<base>/sam-app`: `template.yaml` and its own crate in `rust_app/` (no workspace, no
+/// `lsk.toml`); `lsk up` there builds it, deploys it through CloudFormation and prints the
+/// template's outputs as URLs that answer here.
+async fn sam_init_project_runs_with_lsk_up(lsk: &Path, base: &Path, workspace: &Path) {
+    let app = base.join("sam-app");
+    let _ = lsk::backend::native::stop_detached(&app.join(".lsk/state")).await;
+    let _ = std::fs::remove_dir_all(&app);
+    std::fs::create_dir_all(app.join("rust_app/src")).unwrap();
+    std::fs::write(app.join("template.yaml"), SAM_TEMPLATE).unwrap();
+    // The crate's dependencies as `lsk new` writes them, with this repository's lock: what the
+    // workspace above compiled in release is reused (a test-time saving; `sam init` has no lock).
+    let manifest =
+        std::fs::read_to_string(root().join("harness/cli/templates/function/Cargo.toml.tmpl"))
+            .unwrap()
+            .replace("__NAME__", "hello-world-sam")
+            .replace(
+                "A Lambda function made by `lsk new`",
+                "sam init's hello world",
+            );
+    std::fs::write(app.join("rust_app/Cargo.toml"), manifest).unwrap();
+    std::fs::write(app.join("rust_app/src/main.rs"), SAM_HANDLER).unwrap();
+    std::fs::copy(root().join("Cargo.lock"), app.join("rust_app/Cargo.lock")).unwrap();
+    // LocalStack itself was installed into the workspace's `.lsk/venv` above; the project uses
+    // that install rather than a second one (minutes on a fresh machine).
+    std::fs::create_dir_all(app.join(".lsk")).unwrap();
+    std::os::unix::fs::symlink(workspace.join(".lsk/venv"), app.join(".lsk/venv")).unwrap();
+    let _down = Down {
+        lsk: lsk.to_path_buf(),
+        workspace: app.clone(),
+    };
+    let lsk_in = |args: &[&str], what: &str| {
+        let mut cmd = as_user(lsk, &app);
+        cmd.args(args).env("CARGO_TARGET_DIR", shared_target());
+        run(cmd, what)
+    };
+
+    let up = lsk_in(
+        &["--backend", "native", "--port", "0", "up"],
+        "lsk up (SAM project)",
+    );
+    assert!(
+        up.status.success(),
+        "`lsk up` in a SAM project failed:\n{}",
+        text(&up)
+    );
+    let stdout = String::from_utf8_lossy(&up.stdout).into_owned();
+    let url = common::line_for(&stdout, "HelloWorldApi", "value")
+        .unwrap_or_else(|| panic!("`lsk up` printed no HelloWorldApi output:\n{}", text(&up)));
+    assert!(
+        url.starts_with("http://")
+            && url.contains(".execute-api.localhost:")
+            && url.ends_with("/Prod/hello/"),
+        "the output should be a URL that works offline: {url}"
+    );
+    let answered = run(
+        {
+            let mut cmd = Command::new("curl");
+            cmd.args(["-s", &url]);
+            cmd
+        },
+        "curl (SAM output)",
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&answered.stdout).trim(),
+        r#"{"message":"hello world"}"#,
+        "GET {url} answered:\n{}",
+        text(&answered)
+    );
+    let invoked = lsk_in(
+        &["invoke", "HelloWorldFunction"],
+        "lsk invoke HelloWorldFunction",
+    );
+    assert!(
+        invoked.status.success() && text(&invoked).contains(r#""statusCode":200"#),
+        "`lsk invoke HelloWorldFunction` should answer by logical ID:\n{}",
+        text(&invoked)
+    );
+    let (pid, _) = lsk::backend::native::find_detached(&app.join(".lsk/state"))
+        .expect("`lsk up` recorded its LocalStack");
+    let down = lsk_in(&["down"], "lsk down (SAM project)");
+    assert!(down.status.success(), "`lsk down` failed:\n{}", text(&down));
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        !lsk::backend::native::is_alive(pid),
+        "LocalStack (pid {pid}) still runs after `lsk down` in the SAM project"
+    );
+    assert!(
+        !app.join("lsk.toml").exists(),
+        "lsk wrote an lsk.toml into the SAM project"
+    );
 }

@@ -130,6 +130,9 @@ pub async fn watch(
     stop: impl Future<Output = ()>,
     mut on_swap: impl FnMut(&Swap),
 ) -> Result<(), Error> {
+    if stack.template().is_some() {
+        return Err(Error::NotForTemplates { what: "lsk watch" });
+    }
     let manifest = stack.manifest();
     let root = stack.root().to_path_buf();
     let functions: Vec<String> = if opts.functions.is_empty() {
