@@ -23,6 +23,14 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
+/// What a stack is written in: resources are addressed by their manifest names, or by the
+/// logical IDs `lsk export sam` gives them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Manifest,
+    ExportedSam,
+}
+
 /// What a test binary deploys and how LocalStack is chosen.
 pub struct Spec {
     /// Names the state dir (`target/lsk-e2e/<name>`), so binaries running at once never share one.
@@ -31,6 +39,7 @@ pub struct Spec {
     pub backend: BackendChoice,
     /// Extra LocalStack settings on the native backend.
     pub native_env: Vec<(String, String)>,
+    pub source: Source,
 }
 
 impl Spec {
@@ -52,6 +61,49 @@ impl Spec {
             stack: Stack::load(root().join("lsk.toml")).expect("lsk.toml loads"),
             backend,
             native_env: Vec::new(),
+            source: Source::Manifest,
+        }
+    }
+
+    /// The examples' `lsk.toml` exported with `lsk export sam` to
+    /// `target/lsk-e2e/examples-exported/template.yaml` and run from there as a SAM project, with
+    /// the queues' `local` visibility timeouts given as parameter overrides (the template holds
+    /// the AWS values).
+    pub fn examples_exported(backend: BackendChoice) -> Spec {
+        let manifest = Stack::load(root().join("lsk.toml")).expect("lsk.toml loads");
+        let path = root().join("target/lsk-e2e/examples-exported/template.yaml");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime for the export");
+        let yaml = runtime
+            .block_on(manifest.export_sam(&path))
+            .unwrap_or_else(|e| panic!("lsk export sam failed: {e}"));
+        std::fs::write(&path, yaml).unwrap();
+        let overrides = manifest
+            .manifest()
+            .queues
+            .values()
+            .filter_map(|q| {
+                let local = q.local_visibility_timeout?;
+                Some((
+                    lsk::sam::export::visibility_parameter(&q.name),
+                    local.to_string(),
+                ))
+            })
+            .collect();
+        let options = lsk::sam::LoadOptions {
+            parameter_overrides: overrides,
+            stack_name: Some("examples".into()),
+        };
+        Spec {
+            name: match backend {
+                BackendChoice::Docker => "examples-exported-docker",
+                _ => "examples-exported",
+            },
+            stack: Stack::load_template(&path, &options)
+                .unwrap_or_else(|e| panic!("the exported template does not load: {e}")),
+            backend,
+            native_env: Vec::new(),
+            source: Source::ExportedSam,
         }
     }
 
@@ -64,6 +116,7 @@ impl Spec {
                 .unwrap_or_else(|e| panic!("test template {} is invalid: {e}", path.display())),
             backend,
             native_env: Vec::new(),
+            source: Source::Manifest,
         }
     }
 
@@ -77,6 +130,7 @@ impl Spec {
             stack: Stack::from_manifest(manifest),
             backend,
             native_env: Vec::new(),
+            source: Source::Manifest,
         }
     }
 }
@@ -94,6 +148,7 @@ pub struct Kit {
     pub container: Option<String>,
     pub state_dir: PathBuf,
     pub stack: Stack,
+    pub source: Source,
     /// Keeps LocalStack (and its lifeline) alive for the life of the test binary.
     _localstack: Mutex<LocalStack>,
 }
@@ -131,6 +186,27 @@ impl Kit {
             .observe(&ls)
             .await
             .unwrap_or_else(|e| panic!("could not read the deployed stack: {e}"))
+    }
+
+    /// How the stack's source names a resource of the examples' manifest.
+    pub fn id(&self, kind: lsk::manifest::RefKind, name: &str) -> String {
+        match self.source {
+            Source::Manifest => name.to_owned(),
+            Source::ExportedSam => lsk::sam::export::logical_id(kind, name),
+        }
+    }
+    pub fn function_id(&self, name: &str) -> String {
+        self.id(lsk::manifest::RefKind::Function, name)
+    }
+    pub fn queue_id(&self, name: &str) -> String {
+        self.id(lsk::manifest::RefKind::Queue, name)
+    }
+    /// A bucket by its key in the manifest.
+    pub fn bucket_id(&self, key: &str) -> String {
+        self.id(lsk::manifest::RefKind::Bucket, key)
+    }
+    pub fn machine_id(&self, name: &str) -> String {
+        self.id(lsk::manifest::RefKind::StateMachine, name)
     }
 
     /// SDK configuration for this LocalStack (static test credentials, path-style S3).
@@ -187,6 +263,7 @@ async fn start(spec: Spec) -> Result<Kit, String> {
         container: ls.container().map(str::to_owned),
         state_dir,
         stack: spec.stack,
+        source: spec.source,
         _localstack: Mutex::new(ls),
     })
 }
@@ -232,6 +309,29 @@ macro_rules! backend_suite {
         $(#[$attr])*
         async fn $test() {
             super::$test(kit()).await
+        }
+    };
+}
+
+/// A suite run once, on the native backend, in module `$module`, against the stack
+/// `$spec(BackendChoice::Native)` gives: `native_suite!(exported; Spec::examples_exported; a, b)`.
+#[macro_export]
+macro_rules! native_suite {
+    ($module:ident; $spec:path; $($test:ident),+ $(,)?) => {
+        mod $module {
+            static KIT: ::std::sync::OnceLock<::std::result::Result<$crate::Kit, String>> =
+                ::std::sync::OnceLock::new();
+
+            pub(super) fn kit() -> &'static $crate::Kit {
+                $crate::Kit::shared(&KIT, || $spec(::lsk::BackendChoice::Native))
+            }
+
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test(kit()).await
+                }
+            )+
         }
     };
 }

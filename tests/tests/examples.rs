@@ -1,7 +1,8 @@
 //! The examples as a user meets them: `lsk.toml` deployed into LocalStack, then `square` and
 //! `image-generator` called by SDK invoke, over their function URLs, through the SQS queue, and
 //! with the real `curl` and `awslocal` lines the kit prints; the event-driven examples (REST
-//! API, topic, schedule, state machine) are in `examples/events.rs`.
+//! API, topic, schedule, state machine) are in `examples/events.rs`. Part of the suite runs a
+//! second time on the same stack exported as a SAM template (`exported::`).
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -25,6 +26,21 @@ lsk_e2e::backend_suite!(
     make_change_over_the_rest_api_as_printed,
     image_ready_fans_out_to_its_queue_from_the_rest_api_and_a_printed_publish,
     the_heartbeat_schedule_runs_every_minute,
+    the_image_pipeline_runs_from_prompt_to_labelled_notification,
+);
+
+// The same examples exported with `lsk export sam` and run from that template on the kit's SAM
+// path (native): the tests that address resources by name, through the logical IDs the export
+// gives them. The others check the printed lines' example payloads, which only `lsk.toml` has.
+lsk_e2e::native_suite!(
+    exported;
+    lsk_e2e::Spec::examples_exported;
+    square_by_direct_invoke_is_exact_over_the_whole_i64_range,
+    square_rejects_bad_input_by_invoke_with_invalid_input_errors,
+    square_over_its_function_url,
+    image_generator_over_its_url_stores_a_png_and_serves_it_back,
+    image_generator_url_errors_say_what_is_wrong,
+    sqs_prompts_become_images_and_poison_messages_reach_the_dlq,
     the_image_pipeline_runs_from_prompt_to_labelled_notification,
 );
 
@@ -72,7 +88,7 @@ fn png_size(bytes: &[u8]) -> (u32, u32) {
 
 async fn square_by_direct_invoke_is_exact_over_the_whole_i64_range(kit: &'static Kit) {
     let deployed = kit.deployed().await;
-    let square = deployed.function("square").unwrap();
+    let square = deployed.function(&kit.function_id("square")).unwrap();
     let cases = [
         (json!({"number": 6}), "36"),
         (json!({"number": -7}), "49"),
@@ -108,7 +124,7 @@ async fn square_by_direct_invoke_is_exact_over_the_whole_i64_range(kit: &'static
 
 async fn square_rejects_bad_input_by_invoke_with_invalid_input_errors(kit: &'static Kit) {
     let deployed = kit.deployed().await;
-    let square = deployed.function("square").unwrap();
+    let square = deployed.function(&kit.function_id("square")).unwrap();
     let bad: [&[u8]; 6] = [
         br#"{}"#,
         br#"{"number": "six"}"#,
@@ -138,7 +154,7 @@ async fn square_rejects_bad_input_by_invoke_with_invalid_input_errors(kit: &'sta
 
 async fn square_over_its_function_url(kit: &'static Kit) {
     let deployed = kit.deployed().await;
-    let square = deployed.function("square").unwrap();
+    let square = deployed.function(&kit.function_id("square")).unwrap();
     let url = square.url().expect("square has a function URL").to_owned();
 
     let reply = square.post_json("/", &json!({"number": 6})).await.unwrap();
@@ -191,7 +207,11 @@ async fn square_over_its_function_url(kit: &'static Kit) {
 
 async fn the_printed_curl_and_awslocal_lines_work_as_printed(kit: &'static Kit) {
     let deployed = kit.deployed().await;
-    let view = deployed.function("square").unwrap().view().clone();
+    let view = deployed
+        .function(&kit.function_id("square"))
+        .unwrap()
+        .view()
+        .clone();
     let env = kit.cli_env();
     let dir = tempfile::tempdir().unwrap();
 
@@ -264,13 +284,13 @@ fn curl_as_typed(line: &str) -> (String, String) {
 async fn the_readmes_curl_lines_work_without_a_content_type(kit: &'static Kit) {
     let deployed = kit.deployed().await;
     let square = deployed
-        .function("square")
+        .function(&kit.function_id("square"))
         .unwrap()
         .url()
         .unwrap()
         .to_owned();
     let generator = deployed
-        .function("image-generator")
+        .function(&kit.function_id("image-generator"))
         .unwrap()
         .url()
         .unwrap()
@@ -322,8 +342,10 @@ async fn the_readmes_curl_lines_work_without_a_content_type(kit: &'static Kit) {
 
 async fn image_generator_over_its_url_stores_a_png_and_serves_it_back(kit: &'static Kit) {
     let deployed = kit.deployed().await;
-    let gen_fn = deployed.function("image-generator").unwrap();
-    let bucket = deployed.bucket("images").unwrap();
+    let gen_fn = deployed
+        .function(&kit.function_id("image-generator"))
+        .unwrap();
+    let bucket = deployed.bucket(&kit.bucket_id("images")).unwrap();
     let url = format!("{}generate-image", gen_fn.url().unwrap());
     let prompt = format!("a couch on the moon {}", nonce());
 
@@ -380,7 +402,9 @@ async fn image_generator_over_its_url_stores_a_png_and_serves_it_back(kit: &'sta
 
 async fn image_generator_url_errors_say_what_is_wrong(kit: &'static Kit) {
     let deployed = kit.deployed().await;
-    let gen_fn = deployed.function("image-generator").unwrap();
+    let gen_fn = deployed
+        .function(&kit.function_id("image-generator"))
+        .unwrap();
     let base = gen_fn.url().unwrap().to_owned();
     let cases: [(&str, &str, Option<&[u8]>, u16); 7] = [
         ("POST", "/generate-image", Some(br#"{"prompt": ""}"#), 400),
@@ -431,9 +455,9 @@ async fn image_generator_url_errors_say_what_is_wrong(kit: &'static Kit) {
 
 async fn sqs_prompts_become_images_and_poison_messages_reach_the_dlq(kit: &'static Kit) {
     let deployed = kit.deployed().await;
-    let queue = deployed.queue("image-requests").unwrap();
-    let dlq = deployed.queue("image-requests-dlq").unwrap();
-    let bucket = deployed.bucket("images").unwrap();
+    let queue = deployed.queue(&kit.queue_id("image-requests")).unwrap();
+    let dlq = deployed.queue(&kit.queue_id("image-requests-dlq")).unwrap();
+    let bucket = deployed.bucket(&kit.bucket_id("images")).unwrap();
     let run = nonce();
 
     let prompts: Vec<String> = (0..20)
@@ -520,7 +544,7 @@ async fn functions_run_through_our_process_executor_on_every_backend(kit: &'stat
     // Make sure an environment exists, then find its init among LocalStack's processes.
     let deployed = kit.deployed().await;
     deployed
-        .function("square")
+        .function(&kit.function_id("square"))
         .unwrap()
         .invoke(&json!({"number": 2}))
         .await

@@ -193,10 +193,26 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write the stack of lsk.toml in another format: `lsk export sam -o template.yaml`
+    Export {
+        #[command(subcommand)]
+        format: ExportFormat,
+    },
     /// Print shell exports for awslocal and AWS SDKs: eval "$(lsk env)"
     Env {
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// What `lsk export` writes.
+#[derive(Debug, Subcommand)]
+pub enum ExportFormat {
+    /// A SAM template that `sam build && sam deploy` ships to AWS
+    Sam {
+        /// Where to write it (default: print it)
+        #[arg(long, short, value_name = "PATH")]
+        output: Option<PathBuf>,
     },
 }
 
@@ -388,6 +404,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             json,
         } => logs(&target, &function, follow, since, json).await,
         Command::Env { json } => env(&target, json),
+        Command::Export {
+            format: ExportFormat::Sam { output },
+        } => export_sam(&target, output).await,
     }
 }
 
@@ -728,6 +747,32 @@ async fn image(target: &Target, base: Option<&str>) -> Result<ExitCode> {
         backend::docker::compose_path(&root).display(),
         backend::docker::COMPOSE_PROJECT
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn export_sam(target: &Target, output: Option<PathBuf>) -> Result<ExitCode> {
+    let stack = load_stack(target, false)?;
+    let cwd = std::env::current_dir().map_err(Failed::io("reading the current directory"))?;
+    let out = cwd.join(
+        output
+            .as_deref()
+            .unwrap_or(std::path::Path::new("template.yaml")),
+    );
+    let yaml = stack.export_sam(&out).await?;
+    match output {
+        Some(_) => {
+            if let Some(dir) = out.parent() {
+                std::fs::create_dir_all(dir)
+                    .map_err(Failed::io(format!("creating {}", dir.display())))?;
+            }
+            std::fs::write(&out, yaml).map_err(Failed::io(format!("writing {}", out.display())))?;
+            eprintln!(
+                "wrote {}; ship it with `sam build && sam deploy --guided` (bucket names are parameters: they are global on AWS)",
+                out.display()
+            );
+        }
+        None => print!("{yaml}"),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -12,6 +12,7 @@ pub mod code;
 pub mod config;
 pub mod deploy;
 mod error;
+pub mod export;
 pub mod observe;
 pub mod support;
 pub mod template;

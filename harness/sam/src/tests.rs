@@ -282,3 +282,134 @@ fn stack_names_come_from_directory_names() {
     assert_eq!(config::stack_name_from("my_app.v2"), "my-app-v2");
     assert_eq!(config::stack_name_from("2048"), "sam-2048");
 }
+
+fn examples_manifest() -> lsk_manifest::Manifest {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    lsk_manifest::Manifest::load(&root.join("lsk.toml")).expect("the examples' lsk.toml loads")
+}
+
+fn exported() -> serde_json::Value {
+    let manifest = examples_manifest();
+    let root = manifest.root().to_path_buf();
+    let crates = export::Crates {
+        dirs: manifest
+            .functions
+            .values()
+            .map(|f| (f.package.clone(), root.join("lambdas").join(&f.package)))
+            .collect(),
+        bins: manifest
+            .functions
+            .values()
+            .map(|f| {
+                (
+                    f.package.clone(),
+                    vec![f.bin.clone().unwrap_or(f.package.clone())],
+                )
+            })
+            .collect(),
+    };
+    export::export(&manifest, &crates, &root.join("exported/template.yaml"))
+}
+
+#[test]
+fn logical_ids_are_camel_case_names_with_their_kind() {
+    use lsk_manifest::RefKind;
+    assert_eq!(
+        export::logical_id(RefKind::Function, "image-generator"),
+        "ImageGeneratorFunction"
+    );
+    assert_eq!(
+        export::logical_id(RefKind::Queue, "jobs.fifo"),
+        "JobsFifoQueue"
+    );
+    assert_eq!(
+        export::logical_id(RefKind::Bucket, "images"),
+        "ImagesBucket"
+    );
+    assert_eq!(export::logical_id(RefKind::Topic, "2fa"), "R2faTopic");
+}
+
+#[test]
+fn the_examples_export_with_crates_references_and_least_privilege() {
+    let t = exported();
+    let generator = &t["Resources"]["ImageGeneratorFunction"];
+    assert_eq!(generator["Metadata"]["BuildMethod"], "rust-cargolambda");
+    assert_eq!(
+        generator["Metadata"]["BuildProperties"]["Binary"],
+        "image-generator"
+    );
+    assert_eq!(
+        generator["Properties"]["CodeUri"],
+        "../lambdas/image-generator"
+    );
+    assert_eq!(
+        generator["Properties"]["Environment"]["Variables"]["IMAGES_BUCKET"],
+        json!({"Fn::Sub": "${ImagesBucket}"})
+    );
+    assert_eq!(
+        generator["Properties"]["Environment"]["Variables"]["IMAGE_READY_TOPIC_ARN"],
+        json!({"Fn::Sub": "${ImageReadyTopic}"})
+    );
+    let policies = generator["Properties"]["Policies"].as_array().unwrap();
+    assert!(
+        policies.contains(&json!({"S3CrudPolicy": {"BucketName": {"Ref": "ImagesBucketName"}}}))
+    );
+    assert!(policies.contains(&json!({"SNSPublishMessagePolicy": {"TopicName": {"Fn::GetAtt": ["ImageReadyTopic", "TopicName"]}}})));
+    let sqs = &generator["Properties"]["Events"]["Sqs1"]["Properties"];
+    assert_eq!(sqs["BatchSize"], 5);
+    assert_eq!(
+        sqs["FunctionResponseTypes"],
+        json!(["ReportBatchItemFailures"])
+    );
+    // Queues keep their AWS values: the local visibility timeout is for the kit only.
+    assert_eq!(
+        t["Resources"]["ImageRequestsQueue"]["Properties"]["VisibilityTimeout"],
+        json!({"Ref": "ImageRequestsQueueVisibilityTimeout"})
+    );
+    assert_eq!(
+        t["Parameters"]["ImageRequestsQueueVisibilityTimeout"]["Default"],
+        180
+    );
+    // Bucket names are parameters, defaulting to the manifest's.
+    assert_eq!(t["Parameters"]["ImagesBucketName"]["Default"], "lsk-images");
+    // The topic's queue subscriptions come with the queue policy AWS requires.
+    let statements =
+        &t["Resources"]["ImageReadyQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"];
+    assert_eq!(statements[0]["Principal"]["Service"], "sns.amazonaws.com");
+    assert_eq!(
+        statements[0]["Condition"]["ArnEquals"]["aws:SourceArn"],
+        json!({"Ref": "ImageReadyTopic"})
+    );
+    // The state machine's references become DefinitionSubstitutions.
+    let machine = &t["Resources"]["ImagePipelineStateMachine"]["Properties"];
+    assert_eq!(
+        machine["DefinitionSubstitutions"]["ImageGeneratorFunctionArn"],
+        json!({"Fn::Sub": "${ImageGeneratorFunction.Arn}"})
+    );
+    assert_eq!(
+        machine["Definition"]["States"]["GenerateImage"]["Resource"],
+        "${ImageGeneratorFunctionArn}"
+    );
+    // The REST API route is an Api event on the function.
+    let change = &t["Resources"]["MakeChangeFunction"]["Properties"]["Events"];
+    let (_, event) = change.as_object().unwrap().iter().next().unwrap();
+    assert_eq!(
+        event["Properties"]["RestApiId"],
+        json!({"Ref": "ExamplesApi"})
+    );
+}
+
+#[test]
+fn an_exported_template_loads_as_a_sam_project() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = export::to_yaml(&exported()).unwrap();
+    let path = dir.path().join("template.yaml");
+    std::fs::write(&path, &text).unwrap();
+    let t = template::parse(&path, &text).unwrap();
+    assert_eq!(t, exported(), "YAML round trip");
+    assert!(
+        support::unsupported(&t).is_empty(),
+        "{:?}",
+        support::unsupported(&t)
+    );
+}

@@ -37,7 +37,9 @@ fn run_printed(kit: &Kit, line: &str) -> String {
 /// (nothing else consumes these queues).
 async fn message_on(kit: &Kit, queue: &str, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
     let deployed = kit.deployed().await;
-    let q = deployed.queue(queue).unwrap_or_else(|e| panic!("{e}"));
+    let q = deployed
+        .queue(&kit.queue_id(queue))
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut others = Vec::new();
     let deadline = std::time::Instant::now() + ANSWER_WAIT;
     // Each receive long-polls for up to 2 s, so this loop does not spin.
@@ -117,7 +119,7 @@ pub async fn make_change_over_the_rest_api_as_printed(kit: &'static Kit) {
 
     // The same function by direct invoke.
     let change = deployed
-        .function("make-change")
+        .function(&kit.function_id("make-change"))
         .unwrap()
         .invoke(&json!({"amount": "1.41"}))
         .await
@@ -142,7 +144,11 @@ pub async fn image_ready_fans_out_to_its_queue_from_the_rest_api_and_a_printed_p
     assert_eq!(reply.status, 201, "{}", seen("POST", &url, &reply));
     let created: Value = serde_json::from_slice(&reply.body).unwrap();
     let key = created["key"].as_str().unwrap_or_default().to_owned();
-    let stored = deployed.bucket("images").unwrap().get(&key).await;
+    let stored = deployed
+        .bucket(&kit.bucket_id("images"))
+        .unwrap()
+        .get(&key)
+        .await;
     assert!(
         stored.is_ok_and(|b| b.starts_with(b"\x89PNG")),
         "POST {url} answered {created} but s3://lsk-images/{key} is not a PNG"
@@ -200,7 +206,7 @@ pub async fn the_heartbeat_schedule_runs_every_minute(kit: &'static Kit) {
         rule.awslocal
     );
 
-    let bucket = deployed.bucket("heartbeats").unwrap();
+    let bucket = deployed.bucket(&kit.bucket_id("heartbeats")).unwrap();
     let beat = eventually(
         "a heartbeats/ object written by the scheduled function",
         SCHEDULE_WAIT,
@@ -244,7 +250,7 @@ pub async fn the_heartbeat_schedule_runs_every_minute(kit: &'static Kit) {
 pub async fn the_image_pipeline_runs_from_prompt_to_labelled_notification(kit: &'static Kit) {
     let deployed = kit.deployed().await;
     let machine = deployed
-        .state_machine("image-pipeline")
+        .state_machine(&kit.machine_id("image-pipeline"))
         .unwrap_or_else(|e| panic!("{e}"));
     let prompt = format!("a lighthouse through the pipeline {}", nonce());
     let run = machine
@@ -266,7 +272,11 @@ pub async fn the_image_pipeline_runs_from_prompt_to_labelled_notification(kit: &
         .unwrap_or_default()
         .to_owned();
     assert_eq!(labels_key, format!("labels/{key}.json"), "{output}");
-    let labels = deployed.bucket("images").unwrap().get(&labels_key).await;
+    let labels = deployed
+        .bucket(&kit.bucket_id("images"))
+        .unwrap()
+        .get(&labels_key)
+        .await;
     assert!(
         labels.is_ok(),
         "the pipeline said it labelled {key} but s3://lsk-images/{labels_key} is missing: {output}"

@@ -28,6 +28,7 @@ use crate::package::{self, Package};
 use crate::progress::Progress;
 use crate::sam::{self, LoadOptions, Project};
 
+mod export;
 mod handles;
 mod sam_status;
 mod status;
