@@ -516,3 +516,61 @@ async fn resources_the_kit_cannot_run_are_refused_by_logical_id_unless_allowed()
     assert!(lsk::output::render_text(allowed.view()).contains("NOT RUN HERE"));
     allowed.queue("Queue").unwrap();
 }
+
+/// `lsk export sam` of the examples, checked by AWS's own tools (pinned, installed into
+/// `.lsk/sam-cli` on first use) and built by `sam build` with the pinned cargo-lambda: what `sam
+/// deploy` would ship. No LocalStack: `tests/tests/examples.rs` runs the same template on the kit.
+/// `sam build` builds one function (square): every function takes the same path through SAM's
+/// `rust-cargolambda` builder, and all five cost about 10 minutes of release builds on 2 cores.
+#[tokio::test]
+async fn the_exported_examples_pass_cfn_lint_sam_validate_and_sam_build() {
+    let root = lsk_e2e::root();
+    let dir = root.join("target/lsk-e2e/export-check");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let template = dir.join("template.yaml");
+    let stack = Stack::load(root.join("lsk.toml")).unwrap();
+    std::fs::write(&template, stack.export_sam(&template).await.unwrap()).unwrap();
+
+    let progress = lsk::Progress::plain();
+    let bin = lsk::sam::tools::ensure_sam_cli(&root, &progress)
+        .await
+        .unwrap_or_else(|e| panic!("installing the pinned SAM tools failed: {e}"));
+    lsk::sam::tools::validate(&template, &bin)
+        .await
+        .unwrap_or_else(|e| panic!("the exported template is not valid for AWS's tools: {e}"));
+
+    let cargo_lambda = lsk::build::ensure_cargo_lambda(&root, &progress)
+        .await
+        .unwrap_or_else(|e| panic!("installing the pinned cargo-lambda failed: {e}"));
+    let path = lsk::build::lambda_build_path(
+        cargo_lambda.parent().unwrap(),
+        std::env::var_os("PATH").as_deref(),
+    )
+    .unwrap();
+    let mut build = std::process::Command::new(bin.join("sam"));
+    build
+        .args(["build", "--beta-features", "SquareFunction"])
+        .current_dir(&dir)
+        .env("PATH", path)
+        .env("SAM_CLI_TELEMETRY", "0");
+    for (key, _) in std::env::vars_os() {
+        if lsk::build::is_cargo_run_variable(&key.to_string_lossy()) {
+            build.env_remove(&key);
+        }
+    }
+    let out = build.output().expect("sam runs");
+    assert!(
+        out.status.success(),
+        "`sam build` of the exported template failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for function in ["Square"] {
+        let bootstrap = dir.join(format!(".aws-sam/build/{function}Function/bootstrap"));
+        let bytes = std::fs::read(&bootstrap)
+            .unwrap_or_else(|e| panic!("`sam build` made no {}: {e}", bootstrap.display()));
+        lsk::package::check_executable(&bytes, lsk::manifest::Architecture::X86_64)
+            .unwrap_or_else(|what| panic!("{} is {what}", bootstrap.display()));
+    }
+}

@@ -213,6 +213,10 @@ pub enum ExportFormat {
         /// Where to write it (default: print it)
         #[arg(long, short, value_name = "PATH")]
         output: Option<PathBuf>,
+        /// Check it with AWS's cfn-lint and `sam validate --lint` (pinned, installed into
+        /// .lsk/sam-cli on first use; needs --output)
+        #[arg(long, requires = "output")]
+        validate: bool,
     },
 }
 
@@ -405,8 +409,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         } => logs(&target, &function, follow, since, json).await,
         Command::Env { json } => env(&target, json),
         Command::Export {
-            format: ExportFormat::Sam { output },
-        } => export_sam(&target, output).await,
+            format: ExportFormat::Sam { output, validate },
+        } => export_sam(&target, output, validate).await,
     }
 }
 
@@ -750,7 +754,7 @@ async fn image(target: &Target, base: Option<&str>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn export_sam(target: &Target, output: Option<PathBuf>) -> Result<ExitCode> {
+async fn export_sam(target: &Target, output: Option<PathBuf>, validate: bool) -> Result<ExitCode> {
     let stack = load_stack(target, false)?;
     let cwd = std::env::current_dir().map_err(Failed::io("reading the current directory"))?;
     let out = cwd.join(
@@ -770,6 +774,12 @@ async fn export_sam(target: &Target, output: Option<PathBuf>) -> Result<ExitCode
                 "wrote {}; ship it with `sam build && sam deploy --guided` (bucket names are parameters: they are global on AWS)",
                 out.display()
             );
+            if validate {
+                let progress = Progress::auto();
+                let bin = lsk::sam::tools::ensure_sam_cli(stack.root(), &progress).await?;
+                let said = lsk::sam::tools::validate(&out, &bin).await?;
+                eprintln!("{said}\ncfn-lint and `sam validate --lint`: no errors");
+            }
         }
         None => print!("{yaml}"),
     }

@@ -104,6 +104,8 @@ pub enum SamError {
         logical_id: String,
         bucket: String,
     },
+    #[error("`{command}` failed:\n{output}")]
+    Tool { command: String, output: String },
     #[error("{what} timed out after {seconds} s (stack {stack})")]
     Timeout {
         stack: String,
@@ -140,6 +142,9 @@ impl SamError {
             SamError::BucketNotEmpty { bucket, .. } => Some(format!(
                 "empty it first (awslocal s3 rm s3://{bucket} --recursive) or keep it in the template; nothing was changed"
             )),
+            SamError::Tool { .. } => Some(
+                "pip must reach the package index to install the SAM tools the first time (set PIP_INDEX_URL for a mirror); a template the tools refuse: see their output above".into(),
+            ),
             SamError::Timeout { .. } => Some(
                 "LocalStack's log (.lsk/state/localstack.log) says what it was doing".into(),
             ),

@@ -16,6 +16,7 @@ pub mod export;
 pub mod observe;
 pub mod support;
 pub mod template;
+pub mod tools;
 
 pub use error::{At, SamError};
 
