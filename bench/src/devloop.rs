@@ -58,6 +58,9 @@ pub struct Timings {
     pub deploy_noop: Vec<Duration>,
     pub deploy_code: Vec<Duration>,
     pub down: Vec<Duration>,
+    /// The same stack exported with `lsk export sam` and run from the template.
+    pub sam_up: Vec<Duration>,
+    pub sam_deploy_noop: Vec<Duration>,
     pub notes: Vec<String>,
     /// The CLI's own step timings of each `up` and code-change `deploy`.
     pub up_steps: Vec<String>,
@@ -136,7 +139,58 @@ pub async fn run(
         let down = native(cli, mirror, port, &["down"], bench_dir).await?;
         timings.down.push(down.took);
     }
+    sam_loop(cli, mirror, reps, bench_dir, timings).await
+}
+
+/// The stack exported as a SAM template (`lsk export sam`), then `reps` times: `lsk --template
+/// up`, `deploy` (no change), `down`, the same steps as above but through CloudFormation.
+async fn sam_loop(
+    cli: &Path,
+    mirror: &Mirror,
+    reps: usize,
+    bench_dir: &Path,
+    timings: &mut Timings,
+) -> Result<()> {
+    let template = mirror.dir.join("template.yaml");
+    let template_arg = template.display().to_string();
+    let port = free_port()?;
+    native(
+        cli,
+        mirror,
+        port,
+        &["export", "sam", "-o", &template_arg],
+        bench_dir,
+    )
+    .await?;
+    let sam = |args: &[&'static str]| {
+        let mut all = vec!["--template", template_arg.as_str()];
+        all.extend_from_slice(args);
+        all.into_iter().map(str::to_owned).collect::<Vec<String>>()
+    };
+    for rep in 0..reps {
+        let port = free_port()?;
+        eprintln!(
+            "[devloop] repetition {}/{reps}: lsk --template up on port {port}",
+            rep + 1
+        );
+        let args = sam(&["up"]);
+        let up = native(cli, mirror, port, &refs(&args), bench_dir).await?;
+        timings.sam_up.push(up.took);
+        let args = sam(&["deploy", "--json"]);
+        let noop = native(cli, mirror, port, &refs(&args), bench_dir).await?;
+        let (uploaded, is_noop) = parse_report(&noop.stdout)?;
+        if !is_noop || !uploaded.is_empty() {
+            bail!("`lsk deploy` of the template with nothing changed was not a no-op");
+        }
+        timings.sam_deploy_noop.push(noop.took);
+        let args = sam(&["down"]);
+        native(cli, mirror, port, &refs(&args), bench_dir).await?;
+    }
     Ok(())
+}
+
+fn refs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
 }
 
 /// `lsk up` / `lsk down` with `--backend docker`, one entry per repetition.
@@ -387,6 +441,8 @@ pub(crate) async fn devloop_phase(ctx: &Ctx, report: &mut Report) {
         ("lsk_deploy_code", &timings.deploy_code),
         ("lsk_deploy_noop", &timings.deploy_noop),
         ("lsk_down", &timings.down),
+        ("sam_lsk_up", &timings.sam_up),
+        ("sam_lsk_deploy_noop", &timings.sam_deploy_noop),
     ];
     for (id, samples) in rows {
         if let Some(m) = Measured::of_durations_s(samples) {

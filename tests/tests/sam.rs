@@ -574,3 +574,78 @@ async fn the_exported_examples_pass_cfn_lint_sam_validate_and_sam_build() {
             .unwrap_or_else(|what| panic!("{} is {what}", bootstrap.display()));
     }
 }
+
+/// Code as `sam build` finds it besides a crate: a workspace with `BuildProperties.Binary`, a
+/// directory holding a built `bootstrap`, and a zip, each answering as square does.
+#[tokio::test]
+async fn code_from_a_workspace_binary_a_prebuilt_bootstrap_and_a_zip_runs() {
+    let kit = native::kit();
+    let ls = localstack(kit).await;
+    let root = lsk_e2e::root();
+    let dir = root.join("target/lsk-e2e/sam-code").join(nonce());
+    std::fs::create_dir_all(dir.join("prebuilt")).unwrap();
+    // square as the kit builds it for this machine, laid out as a user's prebuilt artefacts.
+    let built = kit
+        .stack
+        .build(lsk::BuildTarget::Host, false, &lsk::Progress::silent())
+        .await
+        .unwrap();
+    let square = &built.binaries["SquareFunction"];
+    std::fs::copy(square, dir.join("prebuilt/bootstrap")).unwrap();
+    let arch = lsk::build::host_architecture().unwrap_or_default();
+    let zipped = lsk::package::package_binary(square, arch).unwrap();
+    std::fs::write(dir.join("square.zip"), &zipped.zip).unwrap();
+    let template = format!(
+        r#"Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Runtime: provided.al2023
+    Handler: bootstrap
+Resources:
+  FromWorkspaceFunction:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildMethod: rust-cargolambda
+      BuildProperties:
+        Binary: square
+    Properties:
+      CodeUri: {}
+  PrebuiltFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: prebuilt/
+  ZippedFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: square.zip
+"#,
+        root.display()
+    );
+    let stack = template_stack(&dir, &format!("code-{}", nonce()), &template);
+    let deployed = stack.deploy(&ls).await.unwrap();
+    for id in [
+        "FromWorkspaceFunction",
+        "PrebuiltFunction",
+        "ZippedFunction",
+    ] {
+        let f = deployed.function(id).unwrap();
+        assert_eq!(
+            f.invoke(&json!({"number": 6})).await.unwrap(),
+            json!({"result": 36}),
+            "{id}"
+        );
+    }
+    let builds: Vec<String> = ["PrebuiltFunction", "ZippedFunction"]
+        .iter()
+        .map(|id| {
+            deployed
+                .function(id)
+                .unwrap()
+                .view()
+                .build
+                .clone()
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(builds, ["prebuilt bootstrap", "prebuilt zip"]);
+}

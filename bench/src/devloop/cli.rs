@@ -132,26 +132,23 @@ pub async fn lsk(
         Backend::Native => "native",
         Backend::Docker { .. } => "docker",
     };
-    cmd.args([
-        "--backend",
-        backend_name,
-        "--port",
-        &port.to_string(),
-        "--manifest",
-    ])
-    .arg(&mirror.manifest)
-    .args(args)
-    .current_dir(&mirror.dir)
-    .env("CARGO_TARGET_DIR", &mirror.target_dir)
-    .env(MARKER, bench_dir)
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(if show {
-        Stdio::inherit()
-    } else {
-        Stdio::piped()
-    })
-    .kill_on_drop(true);
+    cmd.args(["--backend", backend_name, "--port", &port.to_string()]);
+    // A call that names a SAM template (`--template PATH ...`) runs that instead of lsk.toml.
+    if args.first() != Some(&"--template") {
+        cmd.arg("--manifest").arg(&mirror.manifest);
+    }
+    cmd.args(args)
+        .current_dir(&mirror.dir)
+        .env("CARGO_TARGET_DIR", &mirror.target_dir)
+        .env(MARKER, bench_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(if show {
+            Stdio::inherit()
+        } else {
+            Stdio::piped()
+        })
+        .kill_on_drop(true);
     for k in CLEARED_ENV {
         cmd.env_remove(k);
     }

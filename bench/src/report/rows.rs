@@ -175,6 +175,18 @@ pub const ROWS: &[RowSpec] = &[
         what: "`lsk deploy` right after `lsk up`: build check, zip, compare CodeSha256, no upload (report checked to be a no-op)",
     },
     RowSpec {
+        id: "sam_lsk_up",
+        section: Section::Devloop,
+        label: "`lsk up` of the exported SAM template",
+        what: "the same stack written by `lsk export sam` into the copy, then `lsk --template template.yaml up --backend native`: builds checked, LocalStack started with CloudFormation, code uploaded, one change set through the SAM transform, the stack read back",
+    },
+    RowSpec {
+        id: "sam_lsk_deploy_noop",
+        section: Section::Devloop,
+        label: "`lsk deploy` of the template, nothing changed",
+        what: "`lsk --template template.yaml deploy` right after its `up`: builds checked, code hashed, the deployed template and parameters compared (no change set), the stack read back",
+    },
+    RowSpec {
         id: "watch_save_to_answer",
         section: Section::Devloop,
         label: "`lsk watch`: save -> first answer from the new code",

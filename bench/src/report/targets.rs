@@ -61,6 +61,30 @@ impl Report {
             Some(m) => verdict("`lsk up` warm under 8 s", m.median < 8.0, ms(m)),
             None => not_measured("`lsk up` warm under 8 s"),
         });
+        for (name, sam, toml) in [
+            (
+                "SAM path: `lsk up` within 1.5x of lsk.toml's",
+                "sam_lsk_up",
+                "lsk_up",
+            ),
+            (
+                "SAM path: no-change `lsk deploy` within 1.5x of lsk.toml's",
+                "sam_lsk_deploy_noop",
+                "lsk_deploy_noop",
+            ),
+        ] {
+            out.push(match (self.get(sam), self.get(toml)) {
+                (Some(s), Some(t)) if t.median > 0.0 => {
+                    let ratio = s.median / t.median;
+                    verdict(
+                        name,
+                        ratio <= 1.5,
+                        format!("{} vs {} ({ratio:.2}x)", ms(s), ms(t)),
+                    )
+                }
+                _ => not_measured(name),
+            });
+        }
         let watch_name = "`lsk watch`: save -> first new answer <= the build + 0.5 s";
         out.push(
             match (self.get("watch_save_to_answer"), self.get("watch_build")) {

@@ -413,3 +413,30 @@ fn an_exported_template_loads_as_a_sam_project() {
         support::unsupported(&t)
     );
 }
+
+#[test]
+fn what_deploys_but_does_not_behave_as_on_aws_is_a_warning() {
+    let t = json!({"Resources": {
+        "F": {"Type": "AWS::Serverless::Function", "Properties": {"Events": {
+            "Later": {"Type": "ScheduleV2", "Properties": {"ScheduleExpression": "rate(1 minute)"}},
+            "Get": {"Type": "Api", "Properties": {"Auth": {"Authorizer": "TokenAuth"}}}}}},
+        "A": {"Type": "AWS::Serverless::Api", "Properties": {"Auth": {"Authorizers": {"TokenAuth": {}}}}}
+    }});
+    let w = support::warnings(&t);
+    assert!(
+        w.iter()
+            .any(|w| w.starts_with("F.Events.Later: ScheduleV2") && w.contains("does not fire")),
+        "{w:?}"
+    );
+    assert!(
+        w.iter()
+            .any(|w| w.starts_with("F.Events.Get") && w.contains("authorizer")),
+        "{w:?}"
+    );
+    assert!(
+        w.iter()
+            .any(|w| w.starts_with("A: ") && w.contains("authorizers")),
+        "{w:?}"
+    );
+    assert!(support::unsupported(&t).is_empty());
+}

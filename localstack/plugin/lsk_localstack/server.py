@@ -2,7 +2,8 @@
 
 Stock Twisted binds 0.0.0.0 whatever host GATEWAY_LISTEN names. It also puts the kit's own
 request handlers into the gateway it serves: function URL bodies (urls.py) and `/_lsk/info`
-(info.py); and it makes concurrent first requests to a service safe (service_loading.py)."""
+(info.py); and it makes concurrent first requests to a service safe (service_loading.py) and
+CloudFormation look at resources in progress every 100 ms (cfn_poll.py)."""
 
 from __future__ import annotations
 
@@ -53,9 +54,11 @@ class LoopbackTwistedServerPlugin(RuntimeServerPlugin):
                 from rolo.serving.twisted import TwistedGateway
                 from twisted.internet import endpoints, reactor
 
-                from lsk_localstack import info, service_loading, urls
+                from lsk_localstack import cfn_poll, info, service_loading, urls
 
                 service_loading.install()
+                if "cloudformation" in os.environ.get("SERVICES", "").split(","):
+                    cfn_poll.install()
                 urls.install_gateway_handler(gateway)
                 if "apigateway" in os.environ.get("SERVICES", "").split(","):
                     urls.install_rest_api_patch()
