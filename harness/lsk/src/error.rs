@@ -24,7 +24,7 @@ pub enum Error {
     Deploy(#[from] DeployError),
     /// A SAM template: loading, building or deploying it.
     #[error(transparent)]
-    Sam(#[from] SamError),
+    Sam(Box<SamError>),
     #[error("{what} is not available for SAM templates yet")]
     NotForTemplates { what: &'static str },
     /// A call to LocalStack outside a deploy (invoke, send, read, observe).
@@ -64,6 +64,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl From<SamError> for Error {
+    fn from(e: SamError) -> Error {
+        Error::Sam(Box::new(e))
+    }
 }
 
 impl Error {

@@ -217,7 +217,7 @@ pub async fn build(
         let build_error = |source| SamError::Build {
             functions: f.logical_id.clone(),
             code_uri: f.code_uri.clone(),
-            source,
+            source: Box::new(source),
         };
         let ws = lsk_build::workspace(dir).await.map_err(build_error)?;
         let (package, bin) = pick_binary(f, dir, binary.as_deref(), &ws)?;
@@ -254,7 +254,7 @@ pub async fn build(
                     .map(|f| f.code_uri.as_str())
                     .collect::<Vec<_>>()
                     .join(", "),
-                source,
+                source: Box::new(source),
             })?;
         init_pending = init_pending && one.init.is_none();
         built.binaries.extend(one.binaries);

@@ -78,7 +78,7 @@ pub enum SamError {
         functions: String,
         code_uri: String,
         #[source]
-        source: BuildError,
+        source: Box<BuildError>,
     },
     #[error("packaging {logical_id} ({code}) failed: {source}")]
     Package {
@@ -88,7 +88,7 @@ pub enum SamError {
         source: PackageError,
     },
     #[error(transparent)]
-    Aws(#[from] AwsError),
+    Aws(Box<AwsError>),
     #[error("stack {stack}: {message}")]
     Stack {
         stack: String,
@@ -112,6 +112,12 @@ pub enum SamError {
         what: String,
         seconds: u64,
     },
+}
+
+impl From<AwsError> for SamError {
+    fn from(e: AwsError) -> SamError {
+        SamError::Aws(Box::new(e))
+    }
 }
 
 impl SamError {

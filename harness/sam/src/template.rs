@@ -154,6 +154,6 @@ pub fn locate(text: &str, path: &[&str]) -> Option<(usize, usize)> {
 }
 
 /// A string, or `None` for anything else.
-pub fn str_of<'a>(v: Option<&'a Value>) -> Option<&'a str> {
+pub fn str_of(v: Option<&Value>) -> Option<&str> {
     v.and_then(Value::as_str)
 }

@@ -18,7 +18,8 @@ class CfnPollTest(unittest.TestCase):
         os.environ.pop("LSK_CFN_POLL_MS", None)
 
     def sleep_default(self):
-        return inspect.signature(ResourceProviderExecutor.deploy_loop).parameters["sleep_time"].default
+        params = inspect.signature(ResourceProviderExecutor.deploy_loop).parameters
+        return params["sleep_time"].default
 
     def test_the_pinned_localstack_sleeps_one_second_between_looks(self):
         self.assertEqual(self.sleep_default(), 1)
