@@ -316,7 +316,8 @@ async fn this_workspaces_closures_come_from_cargo() {
             "lsk-build",
             "lsk-deploy",
             "lsk-kit",
-            "lsk-manifest"
+            "lsk-manifest",
+            "lsk-sam"
         ]
     );
     assert_eq!(

@@ -227,7 +227,7 @@ impl Checker {
         let run = || {
             let mut lsk = Command::new(env!("CARGO_BIN_EXE_lsk"));
             let out = lsk
-                .args(subcommand)
+                .args(subcommand.into_iter().flat_map(|s| s.split(' ')))
                 .arg("--help")
                 .output()
                 .expect("lsk runs");
@@ -287,9 +287,21 @@ impl Checker {
         let Some(&subcommand) = args.get(i) else {
             return;
         };
-        let (exists, help) = self.help(Some(subcommand));
+        let (exists, mut help) = self.help(Some(subcommand));
         if !exists {
             return self.fail(at, help.lines().next().unwrap_or_default());
+        }
+        // A command with commands of its own (`lsk export sam`): the flags are the inner one's.
+        if let Some(&inner) = args.get(i + 1).filter(|a| !a.starts_with('-'))
+            && help.contains("\nCommands:\n")
+        {
+            let nested = format!("{subcommand} {inner}");
+            let (exists, inner_help) = self.help(Some(&nested));
+            if !exists {
+                return self.fail(at, inner_help.lines().next().unwrap_or_default());
+            }
+            help = inner_help;
+            i += 1;
         }
         let known = help_flags(&help);
         for arg in args[i + 1..].iter().take_while(|a| **a != "--") {
