@@ -31,6 +31,8 @@ lsk_e2e::backend_suite!(
     uploads_reach_the_labeller_through_the_s3_event,
     sns_and_custom_bus_events_reach_their_function_and_s3_tells_eventbridge,
     a_failed_async_invoke_lands_in_its_on_failure_destination,
+    a_successful_async_invoke_lands_in_its_on_success_destination,
+    a_cloudwatch_event_reaches_its_function_and_an_eventbridge_event_starts_the_state_machine,
     the_state_machine_runs_with_its_definition_substitutions,
     the_schedule_event_fires_every_minute,
     a_redeploy_without_changes_changes_nothing,
@@ -310,6 +312,106 @@ async fn a_failed_async_invoke_lands_in_its_on_failure_destination(kit: &'static
         record["requestContext"]["condition"], "RetriesExhausted",
         "{record}"
     );
+}
+
+async fn a_successful_async_invoke_lands_in_its_on_success_destination(kit: &'static Kit) {
+    let deployed = kit.deployed().await;
+    // A number no other test sends, so its record is this test's.
+    let number: u64 = 1_000_000 + u64::from(std::process::id()) % 1_000_000;
+    deployed
+        .function("SquareFunction")
+        .unwrap()
+        .invoke_raw(
+            json!({"number": number}).to_string().as_bytes(),
+            lsk::InvokeMode::Async,
+        )
+        .await
+        .unwrap();
+    let succeeded = deployed.queue("SucceededInvocationsQueue").unwrap();
+    let record = eventually(
+        "the invocation's record in SucceededInvocationsQueue",
+        Duration::from_secs(90),
+        || async {
+            let bodies = succeeded.receive(10, Duration::from_secs(1)).await.ok()?;
+            bodies
+                .into_iter()
+                .filter_map(|b| serde_json::from_str::<Value>(&b).ok())
+                .find(|r| r["requestPayload"]["number"] == number)
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(record["requestContext"]["condition"], "Success", "{record}");
+    assert_eq!(
+        record["responsePayload"]["result"].to_string(),
+        (u128::from(number) * u128::from(number)).to_string(),
+        "{record}"
+    );
+}
+
+async fn a_cloudwatch_event_reaches_its_function_and_an_eventbridge_event_starts_the_state_machine(
+    kit: &'static Kit,
+) {
+    let deployed = kit.deployed().await;
+    let run = nonce();
+    let put = |source: &str, detail: Value| {
+        aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+            .source(source)
+            .detail_type("lsk test")
+            .detail(detail.to_string())
+            .build()
+    };
+    let sent = deployed
+        .clients()
+        .events
+        .put_events()
+        .entries(put("lsk.ping", json!({"ping": run})))
+        .entries(put(
+            "lsk.pipeline",
+            json!({"prompt": format!("a pipeline event {run}")}),
+        ))
+        .send()
+        .await
+        .unwrap();
+    let ping_id = sent.entries()[0].event_id().unwrap().to_owned();
+    eventually(
+        "a heartbeat for the CloudWatchEvent",
+        Duration::from_secs(60),
+        || async { heartbeats_with(&deployed, &ping_id).await },
+    )
+    .await
+    .unwrap();
+    // A state machine's EventBridgeRule event starts it, with the event as its input.
+    let machine = deployed.state_machine("EventsMachine").unwrap();
+    let sfn = &deployed.clients().sfn;
+    let arn = eventually(
+        "an execution started by the event, succeeded",
+        Duration::from_secs(120),
+        || async {
+            let listed = sfn
+                .list_executions()
+                .state_machine_arn(machine.arn())
+                .send()
+                .await
+                .ok()?;
+            for e in listed.executions() {
+                let d = sfn
+                    .describe_execution()
+                    .execution_arn(e.execution_arn())
+                    .send()
+                    .await
+                    .ok()?;
+                if d.input().is_some_and(|i| i.contains(&run)) && d.status().as_str() == "SUCCEEDED"
+                {
+                    return Some(e.execution_arn().to_owned());
+                }
+            }
+            None
+        },
+    )
+    .await
+    .unwrap();
+    assert!(arn.contains("EventsMachine"), "{arn}");
 }
 
 async fn the_state_machine_runs_with_its_definition_substitutions(kit: &'static Kit) {
