@@ -136,6 +136,22 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// A manifest at `path` that declares nothing (what a SAM template's stack, or one of its
+    /// builds, starts from).
+    pub fn empty(path: PathBuf) -> Manifest {
+        Manifest {
+            path,
+            functions: BTreeMap::new(),
+            queues: BTreeMap::new(),
+            buckets: BTreeMap::new(),
+            topics: BTreeMap::new(),
+            rules: BTreeMap::new(),
+            apis: BTreeMap::new(),
+            state_machines: BTreeMap::new(),
+            warnings: Vec::new(),
+        }
+    }
+
     /// Walks up from `start` to the first directory holding `lsk.toml`.
     pub fn find(start: &Path) -> Result<PathBuf, ManifestError> {
         let mut dir = Some(start);

@@ -221,9 +221,12 @@ pub async fn build(
         };
         let ws = lsk_build::workspace(dir).await.map_err(build_error)?;
         let (package, bin) = pick_binary(f, dir, binary.as_deref(), &ws)?;
-        let (manifest, members) = groups
-            .entry(ws.workspace_root.clone())
-            .or_insert_with(|| (empty_manifest(&ws.workspace_root), Vec::new()));
+        let (manifest, members) = groups.entry(ws.workspace_root.clone()).or_insert_with(|| {
+            (
+                Manifest::empty(ws.workspace_root.join("lsk.toml")),
+                Vec::new(),
+            )
+        });
         manifest.functions.insert(
             f.logical_id.clone(),
             build_function(
@@ -261,21 +264,6 @@ pub async fn build(
         built.init = built.init.or(one.init);
     }
     Ok(built)
-}
-
-/// A workspace's manifest for the kit's builds: its functions only.
-fn empty_manifest(workspace_root: &Path) -> Manifest {
-    Manifest {
-        path: workspace_root.join("lsk.toml"),
-        functions: BTreeMap::new(),
-        queues: BTreeMap::new(),
-        buckets: BTreeMap::new(),
-        topics: BTreeMap::new(),
-        rules: BTreeMap::new(),
-        apis: BTreeMap::new(),
-        state_machines: BTreeMap::new(),
-        warnings: Vec::new(),
-    }
 }
 
 fn build_function(

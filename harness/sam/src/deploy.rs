@@ -83,13 +83,8 @@ pub async fn deploy(
         Some(_) => true,
     };
     if exists && unchanged(cfn, stack, &body, &project.parameters).await? {
-        let mut report = DeployReport::default();
-        for (id, ty) in stack_resources(cfn, stack).await? {
-            let (kind, name) = report_name(&id, &ty);
-            report.push(kind, name, Change::Unchanged);
-        }
         phase.done("no changes");
-        return Ok(report);
+        return all_unchanged(cfn, stack).await;
     }
 
     phase.update("creating the change set (SAM transform)");
@@ -146,13 +141,8 @@ pub async fn deploy(
             .send()
             .await;
         if exists && described.changes().is_empty() {
-            let mut report = DeployReport::default();
-            for (id, ty) in stack_resources(cfn, stack).await? {
-                let (kind, name) = report_name(&id, &ty);
-                report.push(kind, name, Change::Unchanged);
-            }
             phase.done("no changes");
-            return Ok(report);
+            return all_unchanged(cfn, stack).await;
         }
         return Err(SamError::Stack {
             stack: stack.into(),
@@ -328,6 +318,16 @@ async fn unchanged(
         })
         .unwrap_or_default();
     Ok(&deployed == parameters)
+}
+
+/// The report of a deploy that changed nothing: every resource of the stack, unchanged.
+async fn all_unchanged(cfn: &Cfn, stack: &str) -> Result<DeployReport, SamError> {
+    let mut report = DeployReport::default();
+    for (id, ty) in stack_resources(cfn, stack).await? {
+        let (kind, name) = report_name(&id, &ty);
+        report.push(kind, name, Change::Unchanged);
+    }
+    Ok(report)
 }
 
 /// Every resource of the stack: logical ID and type.

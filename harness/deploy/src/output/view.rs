@@ -67,6 +67,30 @@ pub struct FunctionView {
     pub watched: Option<String>,
 }
 
+impl FunctionView {
+    /// A function the stack declares that LocalStack does not have.
+    pub fn not_deployed(name: &str, function_name: &str, example: &str) -> FunctionView {
+        FunctionView {
+            name: name.to_owned(),
+            function_name: function_name.to_owned(),
+            state: "not deployed".into(),
+            state_reason: None,
+            arn: None,
+            memory: None,
+            timeout: None,
+            code_sha256: None,
+            url: None,
+            triggers: Vec::new(),
+            s3_triggers: Vec::new(),
+            curl: None,
+            awslocal: super::awslocal_invoke_line(function_name, example),
+            example: example.to_owned(),
+            build: None,
+            watched: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct QueueView {
     pub name: String,

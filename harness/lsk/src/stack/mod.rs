@@ -125,17 +125,8 @@ impl Stack {
     }
 
     pub fn from_template(project: Project) -> Stack {
-        let manifest = Manifest {
-            path: project.path.clone(),
-            functions: BTreeMap::new(),
-            queues: BTreeMap::new(),
-            buckets: BTreeMap::new(),
-            topics: BTreeMap::new(),
-            rules: BTreeMap::new(),
-            apis: BTreeMap::new(),
-            state_machines: BTreeMap::new(),
-            warnings: project.warnings.clone(),
-        };
+        let mut manifest = Manifest::empty(project.path.clone());
+        manifest.warnings = project.warnings.clone();
         Stack {
             manifest,
             sam: Some(Arc::new(project)),

@@ -129,24 +129,11 @@ impl Stack {
         // A function of the template that is not in the stack is shown as not deployed.
         for f in &project.functions {
             if !deployed_functions.iter().any(|(id, _)| *id == f.logical_id) {
-                functions.push(output::FunctionView {
-                    name: f.logical_id.clone(),
-                    function_name: f.logical_id.clone(),
-                    state: "not deployed".into(),
-                    state_reason: None,
-                    arn: None,
-                    memory: None,
-                    timeout: None,
-                    code_sha256: None,
-                    url: None,
-                    triggers: Vec::new(),
-                    s3_triggers: Vec::new(),
-                    curl: None,
-                    awslocal: output::awslocal_invoke_line(&f.logical_id, "{}"),
-                    example: "{}".into(),
-                    build: None,
-                    watched: None,
-                });
+                functions.push(output::FunctionView::not_deployed(
+                    &f.logical_id,
+                    &f.logical_id,
+                    "{}",
+                ));
             }
         }
         let function_ids: BTreeMap<&str, &str> = deployed_functions

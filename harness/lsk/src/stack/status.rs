@@ -170,24 +170,11 @@ pub(super) async fn function_view(
         .await
         .map_err(Error::observing)?;
     let Some(observed) = observed else {
-        return Ok(FunctionView {
-            name: named.name.to_owned(),
-            function_name: named.function_name.to_owned(),
-            state: "not deployed".into(),
-            state_reason: None,
-            arn: None,
-            memory: None,
-            timeout: None,
-            code_sha256: None,
-            url: None,
-            triggers: Vec::new(),
-            s3_triggers: Vec::new(),
-            curl: None,
-            build: None,
-            watched: None,
-            awslocal: output::awslocal_invoke_line(named.function_name, &example),
-            example,
-        });
+        return Ok(FunctionView::not_deployed(
+            named.name,
+            named.function_name,
+            &example,
+        ));
     };
     let (observed, cfg) = (observed.0, observed.1);
     let url = crate::kinds::url::observe_url(clients, named.function_name)
