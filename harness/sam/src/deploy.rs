@@ -134,12 +134,7 @@ pub async fn deploy(
         }
     };
     if described.status() == Some(&ChangeSetStatus::Failed) {
-        let _ = cfn
-            .delete_change_set()
-            .stack_name(stack)
-            .change_set_name(&change_set)
-            .send()
-            .await;
+        discard(cfn, stack, &change_set).await;
         if exists && described.changes().is_empty() {
             phase.done("no changes");
             return all_unchanged(cfn, stack).await;
@@ -169,12 +164,7 @@ pub async fn deploy(
             && let Some(bucket) = rc.physical_resource_id()
             && bucket_has_objects(clients, bucket).await?
         {
-            let _ = cfn
-                .delete_change_set()
-                .stack_name(stack)
-                .change_set_name(&change_set)
-                .send()
-                .await;
+            discard(cfn, stack, &change_set).await;
             return Err(SamError::BucketNotEmpty {
                 stack: stack.into(),
                 logical_id: id,
@@ -318,6 +308,17 @@ async fn unchanged(
         })
         .unwrap_or_default();
     Ok(&deployed == parameters)
+}
+
+/// Deletes a change set that will not be executed (best effort: an unexecuted change set
+/// changes nothing, and a stack keeps at most the ones it was given).
+async fn discard(cfn: &Cfn, stack: &str, change_set: &str) {
+    let _ = cfn
+        .delete_change_set()
+        .stack_name(stack)
+        .change_set_name(change_set)
+        .send()
+        .await;
 }
 
 /// The report of a deploy that changed nothing: every resource of the stack, unchanged.

@@ -17,7 +17,7 @@ use crate::output::{
 use crate::sam::Project;
 use crate::sam::observe::{self, StackResource};
 
-use super::status::{Named, function_view, observe_bucket};
+use super::status::{Named, empty_view, function_view, observe_bucket};
 use super::{Deployed, Stack};
 
 impl Stack {
@@ -181,14 +181,6 @@ impl Stack {
             .unwrap_or_default();
         let stand_ins = stand_ins(project, &resources);
         let view = StackView {
-            endpoint: localstack.endpoint().to_owned(),
-            region,
-            backend: Some(localstack.backend().to_string()),
-            backend_reason: Some(localstack.reason().to_owned()),
-            pid: localstack.pid(),
-            function_fs: crate::backend::external::kit_info(localstack.endpoint())
-                .await
-                .and_then(|i| i.function_fs_line()),
             functions,
             queues,
             buckets,
@@ -206,7 +198,7 @@ impl Stack {
             }),
             outputs,
             stand_ins,
-            warnings: project.warnings.clone(),
+            ..empty_view(localstack, project.warnings.clone()).await
         };
         Ok(Deployed {
             view,

@@ -22,27 +22,7 @@ impl Stack {
         let clients = Clients::new(&localstack.sdk_config());
         let port = localstack.port();
         let region = localstack.region().to_owned();
-        let mut view = StackView {
-            endpoint: localstack.endpoint().to_owned(),
-            region: region.clone(),
-            backend: Some(localstack.backend().to_string()),
-            backend_reason: Some(localstack.reason().to_owned()),
-            pid: localstack.pid(),
-            function_fs: crate::backend::external::kit_info(localstack.endpoint())
-                .await
-                .and_then(|i| i.function_fs_line()),
-            functions: Vec::new(),
-            queues: Vec::new(),
-            buckets: Vec::new(),
-            topics: Vec::new(),
-            rules: Vec::new(),
-            apis: Vec::new(),
-            state_machines: Vec::new(),
-            stack: None,
-            outputs: Vec::new(),
-            stand_ins: Vec::new(),
-            warnings: self.manifest.warnings.clone(),
-        };
+        let mut view = empty_view(localstack, self.manifest.warnings.clone()).await;
 
         // Each resource is read independently of the others (only function views need the
         // queues' ARNs), so the reads go at once: `lsk up` prints this view after every deploy.
@@ -117,6 +97,31 @@ impl Stack {
             clients,
             endpoint: localstack.endpoint().to_owned(),
         })
+    }
+}
+
+/// The view of `localstack` with no resources yet: where it is, how it runs functions.
+pub(super) async fn empty_view(localstack: &LocalStack, warnings: Vec<String>) -> StackView {
+    StackView {
+        endpoint: localstack.endpoint().to_owned(),
+        region: localstack.region().to_owned(),
+        backend: Some(localstack.backend().to_string()),
+        backend_reason: Some(localstack.reason().to_owned()),
+        pid: localstack.pid(),
+        function_fs: crate::backend::external::kit_info(localstack.endpoint())
+            .await
+            .and_then(|i| i.function_fs_line()),
+        functions: Vec::new(),
+        queues: Vec::new(),
+        buckets: Vec::new(),
+        topics: Vec::new(),
+        rules: Vec::new(),
+        apis: Vec::new(),
+        state_machines: Vec::new(),
+        stack: None,
+        outputs: Vec::new(),
+        stand_ins: Vec::new(),
+        warnings,
     }
 }
 
